@@ -1,0 +1,355 @@
+// Package app owns Dictate's flows: the command line, file transcription and (later) the
+// dictation state machine. It never imports Fyne or C.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/dictate-app/dictate/audio"
+	"github.com/dictate-app/dictate/engine"
+)
+
+// Version is the app's version; release builds set it with -ldflags -X.
+var Version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // the work failed (a file could not be transcribed, …)
+	ExitUsage       = 2 // bad command line
+	ExitBadInput    = 3 // invalid model file or unreadable input
+	ExitInterrupted = 130
+)
+
+// CLI runs the command line.
+type CLI struct {
+	Stdout, Stderr io.Writer
+	// IsTerminal reports whether Stderr is a terminal (progress bars only then).
+	IsTerminal bool
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usageText = `Dictate: local speech-to-text with Distil-Whisper.
+
+Usage:
+  dictate transcribe FILE... [--model PATH] [--format txt|srt|vtt|json] [--output DIR]
+                             [--language L] [--translate] [--threads N] [--gpu|--no-gpu]
+  dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal)
+  dictate version            app, whisper.cpp and backend versions
+  dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT
+                             write a test model with random weights
+
+The model is --model PATH, else $DICTATE_MODEL. Run "dictate COMMAND -h" for a command's flags.
+`
+
+// Run executes args (without the program name) and returns the exit code.
+func (c *CLI) Run(ctx context.Context, args []string) int {
+	level := slog.LevelWarn
+	if os.Getenv("DICTATE_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level})))
+
+	if len(args) == 0 {
+		fmt.Fprint(c.Stdout, usageText)
+		return ExitOK
+	}
+	var err error
+	switch args[0] {
+	case "transcribe":
+		err = c.transcribe(ctx, args[1:])
+	case "devices":
+		err = c.devices()
+	case "version", "--version":
+		err = c.version()
+	case "dev":
+		err = c.dev(args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(c.Stdout, usageText)
+		return ExitOK
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	return c.exitCode(ctx, err)
+}
+
+func (c *CLI) exitCode(ctx context.Context, err error) int {
+	var ue usageError
+	var me *engine.ModelError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		fmt.Fprintln(c.Stderr, "dictate: interrupted")
+		return ExitInterrupted
+	case errors.As(err, &ue):
+		fmt.Fprintf(c.Stderr, "dictate: %v\nRun \"dictate help\" for usage.\n", err)
+		return ExitUsage
+	case errors.As(err, &me), errors.Is(err, audio.ErrUnsupportedFormat), errors.Is(err, audio.ErrCorrupt), errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(c.Stderr, "dictate: %v\n", oneLine(err))
+		return ExitBadInput
+	case errors.Is(err, errFilesFailed):
+		return ExitFailure
+	}
+	fmt.Fprintf(c.Stderr, "dictate: %v\n", oneLine(err))
+	return ExitFailure
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// parseInterspersed lets flags follow positional arguments ("transcribe a.wav --model m").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func (c *CLI) newFlagSet(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.Stderr, "Usage: dictate %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+var errFilesFailed = errors.New("some files failed")
+
+func (c *CLI) transcribe(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("transcribe", "transcribe FILE... [flags]")
+	modelPath := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file (ggml .bin); default $DICTATE_MODEL")
+	format := fs.String("format", "txt", "output format: txt, srt, vtt or json")
+	outDir := fs.String("output", "", "write FILE's transcript to DIR/NAME.FORMAT instead of stdout")
+	language := fs.String("language", "auto", "spoken language (ISO code such as en, de) or auto")
+	translate := fs.Bool("translate", false, "translate into English (multilingual models)")
+	threads := fs.Int("threads", 0, "CPU threads (0: one per core, at most 8)")
+	useGPU := fs.Bool("gpu", true, "use a GPU when one is present")
+	noGPU := fs.Bool("no-gpu", false, "run on the CPU only")
+	gpuDevice := fs.Int("gpu-device", 0, "which GPU to use (see dictate devices)")
+	flashAttn := fs.Bool("flash-attn", true, "flash attention (faster where the backend supports it)")
+	maxTokens := fs.Int("max-tokens", 0, "most tokens per 30 s window (0: no limit)")
+	beam := fs.Int("beam", 1, "beam size (1: greedy)")
+	prompt := fs.String("prompt", "", "initial prompt: names and words to expect")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(files) == 0:
+		return usageError{"transcribe needs at least one audio file"}
+	case *modelPath == "":
+		return usageError{"no model: pass --model PATH or set DICTATE_MODEL (Distil-Whisper ggml files are on Hugging Face, e.g. distil-whisper/distil-small.en)"}
+	case !contains(Formats, *format):
+		return usageError{fmt.Sprintf("unknown format %q (want txt, srt, vtt or json)", *format)}
+	case *outDir == "" && len(files) > 1 && *format != "txt":
+		return usageError{"several files in " + *format + " need --output DIR"}
+	case *threads < 0 || *beam < 1 || *maxTokens < 0:
+		return usageError{"--threads, --beam and --max-tokens must not be negative (beam ≥ 1)"}
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return err
+		}
+	}
+
+	model, err := engine.Load(*modelPath, engine.LoadOptions{GPU: *useGPU && !*noGPU, GPUDevice: *gpuDevice, FlashAttention: *flashAttn})
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	if !*quiet {
+		fmt.Fprintf(c.Stderr, "model %s (%s) on %s\n", filepath.Base(*modelPath), model.Info().Describe(), model.Device())
+	}
+	opts := engine.Options{Language: *language, Translate: *translate, Threads: *threads,
+		MaxTokens: *maxTokens, BeamSize: *beam, InitialPrompt: *prompt}
+
+	failed := 0
+	for _, file := range files {
+		var bar *progressBar
+		if !*quiet && c.IsTerminal {
+			bar = &progressBar{w: c.Stderr, name: filepath.Base(file)}
+		}
+		var onProgress func(FileProgress)
+		if bar != nil {
+			onProgress = bar.update
+		}
+		tr, err := TranscribeFile(ctx, model, file, opts, onProgress)
+		bar.finish()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var me *engine.ModelError
+			if errors.Is(err, engine.ErrLanguage) || errors.As(err, &me) {
+				return err // the same for every file
+			}
+			if len(files) == 1 {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			fmt.Fprintf(c.Stderr, "dictate: %s: %v\n", file, oneLine(err))
+			failed++
+			continue
+		}
+		tr.Model = filepath.Base(*modelPath)
+		if err := c.writeOutput(tr, *format, *outDir, len(files) > 1); err != nil {
+			fmt.Fprintf(c.Stderr, "dictate: %s: %v\n", file, err)
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(c.Stderr, "dictate: %d of %d files failed\n", failed, len(files))
+		return errFilesFailed
+	}
+	return nil
+}
+
+func (c *CLI) writeOutput(tr Transcript, format, outDir string, several bool) error {
+	if outDir == "" {
+		if several {
+			fmt.Fprintf(c.Stdout, "==> %s <==\n", tr.File)
+		}
+		return WriteTranscript(c.Stdout, format, tr)
+	}
+	name := strings.TrimSuffix(filepath.Base(tr.File), filepath.Ext(tr.File)) + "." + format
+	return writeFileAtomic(filepath.Join(outDir, name), func(w io.Writer) error { return WriteTranscript(w, format, tr) })
+}
+
+// writeFileAtomic never leaves a half-written file where the user expects a result.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func (c *CLI) devices() error {
+	for _, d := range engine.Devices() {
+		mem := ""
+		if d.TotalMemory > 0 {
+			mem = fmt.Sprintf("  %.1f/%.1f GiB free", float64(d.FreeMemory)/(1<<30), float64(d.TotalMemory)/(1<<30))
+		}
+		fmt.Fprintf(c.Stdout, "%d  %-5s %-10s %s%s\n", d.Index, d.Kind, d.Name, d.Description, mem)
+	}
+	return nil
+}
+
+func (c *CLI) version() error {
+	fmt.Fprintf(c.Stdout, "dictate %s\nwhisper.cpp %s\n%s\nbackends:", Version, engine.Version(), engine.SystemInfo())
+	for _, d := range engine.Devices() {
+		fmt.Fprintf(c.Stdout, " %s(%s)", d.Name, d.Kind)
+	}
+	fmt.Fprintln(c.Stdout)
+	return nil
+}
+
+func (c *CLI) dev(args []string) error {
+	if len(args) == 0 || args[0] != "gen-model" {
+		return usageError{"dev needs a subcommand: gen-model"}
+	}
+	fs := c.newFlagSet("dev gen-model", "dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT")
+	arch := fs.String("arch", "micro", "architecture: "+strings.Join(engine.PresetNames(), ", "))
+	typ := fs.String("type", "f16", "weight type: f16 or f32")
+	seed := fs.Uint64("seed", 1, "weight seed (same seed, same file)")
+	rest, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{"gen-model needs one output path"}
+	}
+	preset, ok := engine.PresetByName(*arch)
+	if !ok {
+		return usageError{fmt.Sprintf("unknown architecture %q (have %s)", *arch, strings.Join(engine.PresetNames(), ", "))}
+	}
+	ft := map[string]engine.FileType{"f16": engine.F16, "f32": engine.F32}
+	t, ok := ft[*typ]
+	if !ok {
+		return usageError{fmt.Sprintf("unknown type %q (want f16 or f32)", *typ)}
+	}
+	if err := engine.GenerateModelFile(rest[0], preset, engine.GenerateOptions{Type: t, Seed: *seed}); err != nil {
+		return err
+	}
+	info, err := engine.ValidateModelFile(rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "wrote %s: %s, %s bytes\n", rest[0], info.Describe(), strconv.FormatInt(info.Size, 10))
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// progressBar draws one line on a terminal.
+type progressBar struct {
+	w    io.Writer
+	name string
+	drew bool
+}
+
+func (p *progressBar) update(fp FileProgress) {
+	const width = 30
+	if fp.Fraction < 0 {
+		fmt.Fprintf(p.w, "\r%s %s", p.name, formatDuration(fp.Done))
+	} else {
+		filled := int(fp.Fraction * width)
+		fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %s/%s", p.name, strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
+			fp.Fraction*100, formatDuration(fp.Done), formatDuration(fp.Total))
+	}
+	p.drew = true
+}
+
+func (p *progressBar) finish() {
+	if p != nil && p.drew {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dictate-app/dictate/audio"
+	"github.com/dictate-app/dictate/engine"
+)
+
+// fakeEngine records the windows it is given and returns one segment per window.
+type fakeEngine struct{ windows []int }
+
+func (f *fakeEngine) Transcribe(ctx context.Context, pcm []float32, opts engine.Options) (engine.Result, error) {
+	f.windows = append(f.windows, len(pcm))
+	d := time.Duration(len(pcm)) * time.Second / audio.TargetRate
+	return engine.Result{Language: "en", Segments: []engine.Segment{{Start: 0, End: d, Text: "w"}}}, nil
+}
+
+// tonesWithGaps writes a WAV of tone bursts separated by short pauses, with a silent stretch.
+func tonesWithGaps(t *testing.T, seconds int, silentFrom, silentTo int) string {
+	pcm := make([]float32, seconds*audio.TargetRate)
+	for i := range pcm {
+		sec := i / audio.TargetRate
+		inGap := (i % (7 * audio.TargetRate / 2)) < audio.TargetRate/5 // 200 ms pause every 3.5 s
+		if !inGap && (sec < silentFrom || sec >= silentTo) {
+			pcm[i] = float32(0.3 * math.Sin(float64(i)*0.2))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "long.wav")
+	f, _ := os.Create(path)
+	defer f.Close()
+	if err := audio.WriteWAV(f, pcm, audio.TargetRate, 1); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestTranscribeFileWindows(t *testing.T) {
+	path := tonesWithGaps(t, 130, 60, 125)
+	fake := &fakeEngine{}
+	var last FileProgress
+	tr, err := TranscribeFile(context.Background(), fake, path, engine.Options{}, func(p FileProgress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i, w := range fake.windows {
+		if w > windowSamples {
+			t.Errorf("window %d has %d samples, over 30 s", i, w)
+		}
+		total += w
+	}
+	if tr.Duration != 130*time.Second || last.Fraction != 1 || last.Total != 130*time.Second {
+		t.Errorf("duration %v, last progress %+v", tr.Duration, last)
+	}
+	// A window inside the digitally silent stretch 60–125 s is never sent to the engine.
+	if total >= 130*audio.TargetRate {
+		t.Errorf("windows cover %d samples: silence was sent to the engine", total)
+	}
+	// Segments are shifted to file time and ordered; cuts fall in the pauses.
+	var prev time.Duration
+	for i, s := range tr.Segments {
+		if s.Start < prev {
+			t.Errorf("segment %d starts at %v before %v", i, s.Start, prev)
+		}
+		prev = s.End
+		if i < len(tr.Segments)-1 {
+			pos := int(s.End.Seconds()*audio.TargetRate) % (7 * audio.TargetRate / 2)
+			if pos > audio.TargetRate/5 && s.End < 60*time.Second {
+				t.Errorf("window cut at %v is not in a pause", s.End)
+			}
+		}
+	}
+}
+
+func TestTranscribeFileCancelled(t *testing.T) {
+	path := tonesWithGaps(t, 40, 100, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := TranscribeFile(ctx, cancelAware{}, path, engine.Options{}, nil)
+	if err != context.Canceled {
+		t.Fatalf("error %v", err)
+	}
+}
+
+type cancelAware struct{}
+
+func (cancelAware) Transcribe(ctx context.Context, pcm []float32, opts engine.Options) (engine.Result, error) {
+	return engine.Result{}, ctx.Err()
+}

@@ -1,0 +1,252 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dictate-app/dictate/audio"
+	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+func loadMicro(t *testing.T) *engine.Model {
+	t.Helper()
+	m, err := engine.Load(testenv.Model(t, "micro"), engine.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func decode(t *testing.T, path string) []float32 { return decodeB(t, path) }
+
+func decodeB(t testing.TB, path string) []float32 {
+	t.Helper()
+	pcm, err := audio.DecodeFile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
+}
+
+func checkSegments(t *testing.T, res engine.Result, duration time.Duration) {
+	t.Helper()
+	if len(res.Segments) == 0 || strings.TrimSpace(res.Text) == "" {
+		t.Fatalf("no text: %+v", res)
+	}
+	var prev time.Duration
+	for i, s := range res.Segments {
+		if s.Start < prev || s.End < s.Start || s.End > duration {
+			t.Errorf("segment %d [%v, %v] out of order or past the audio's %v", i, s.Start, s.End, duration)
+		}
+		if s.Text == "" {
+			t.Errorf("segment %d is empty", i)
+		}
+		prev = s.End
+	}
+}
+
+func TestTranscribeRealSpeech(t *testing.T) {
+	m := loadMicro(t)
+	cases := map[string]string{
+		"debian sample": testenv.SpeechSample(t),
+		"espeak-ng":     testenv.Speak(t, t.TempDir(), "Hold the hotkey, speak, and release."),
+	}
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			pcm := decode(t, path)
+			duration := time.Duration(len(pcm)) * time.Second / audio.TargetRate
+			var progress []int
+			var mu sync.Mutex
+			opts := engine.Options{MaxTokens: 16, Progress: func(p int) { mu.Lock(); progress = append(progress, p); mu.Unlock() }}
+			res, err := m.Transcribe(context.Background(), pcm, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSegments(t, res, duration)
+			if res.Language != "en" || res.Device == "" {
+				t.Errorf("language %q device %q", res.Language, res.Device)
+			}
+			tm := res.Timings
+			if tm.Encode <= 0 || tm.Tokens == 0 || tm.Total < tm.Encode || tm.Load <= 0 {
+				t.Errorf("timings not measured: %+v", tm)
+			}
+			mu.Lock()
+			for i, p := range progress {
+				if p < 0 || p > 100 || (i > 0 && p < progress[i-1]) {
+					t.Errorf("progress %v not rising within 0..100", progress)
+					break
+				}
+			}
+			mu.Unlock()
+			// Greedy decoding of the same audio with the same file is deterministic.
+			again, err := m.Transcribe(context.Background(), pcm, engine.Options{MaxTokens: 16})
+			if err != nil || again.Text != res.Text {
+				t.Errorf("second run differs: %q vs %q (%v)", again.Text, res.Text, err)
+			}
+			t.Logf("%s: %d segments, %v encode, %d tokens: %.60q", name, len(res.Segments), tm.Encode, tm.Tokens, res.Text)
+		})
+	}
+}
+
+func TestMaxTokensRespected(t *testing.T) {
+	m := loadMicro(t)
+	pcm := decode(t, testenv.SpeechSample(t)) // 53 s: two windows
+	for _, limit := range []int{3, 10} {
+		res, err := m.Transcribe(context.Background(), pcm, engine.Options{MaxTokens: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		windows := 2
+		// Each window samples at most limit+1 times (the last step is the one that stops it).
+		if res.Timings.Tokens > windows*(limit+1) {
+			t.Errorf("limit %d: %d sampling steps over %d windows", limit, res.Timings.Tokens, windows)
+		}
+		for _, s := range res.Segments {
+			if n := len(strings.Fields(s.Text)); n > limit+1 {
+				t.Errorf("limit %d: segment has %d words: %q", limit, n, s.Text)
+			}
+		}
+	}
+}
+
+func TestCancelStopsWithinASecond(t *testing.T) {
+	m := loadMicro(t)
+	// Five windows of speech with no token cap: a random model decodes each to its limit.
+	speech := decode(t, testenv.SpeechSample(t))
+	pcm := append(append(append([]float32{}, speech...), speech...), speech...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Transcribe(ctx, pcm, engine.Options{})
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cancelled := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+		t.Logf("returned %v after cancel", time.Since(cancelled))
+	case <-time.After(time.Second):
+		t.Fatal("Transcribe still running 1 s after cancel")
+	}
+	// The model is usable afterwards.
+	if _, err := m.Transcribe(context.Background(), speech[:16000*3], engine.Options{MaxTokens: 4}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentCallersAreSerialised(t *testing.T) {
+	m := loadMicro(t)
+	pcm := decode(t, testenv.SpeechSample(t))[:16000*8]
+	want, err := m.Transcribe(context.Background(), pcm, engine.Options{MaxTokens: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := m.Transcribe(context.Background(), pcm, engine.Options{MaxTokens: 8})
+			if err == nil && got.Text != want.Text {
+				err = errors.New("concurrent result differs: " + got.Text)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestTranscribeErrors(t *testing.T) {
+	m := loadMicro(t)
+	pcm := make([]float32, 16000)
+	cases := []struct {
+		name string
+		pcm  []float32
+		opts engine.Options
+		want error
+	}{
+		{"empty audio", nil, engine.Options{}, engine.ErrEmptyAudio},
+		{"german on English-only", pcm, engine.Options{Language: "de"}, engine.ErrLanguage},
+		{"unknown language", pcm, engine.Options{Language: "klingon"}, engine.ErrLanguage},
+		{"translate on English-only", pcm, engine.Options{Translate: true}, engine.ErrLanguage},
+	}
+	for _, c := range cases {
+		if _, err := m.Transcribe(context.Background(), c.pcm, c.opts); !errors.Is(err, c.want) {
+			t.Errorf("%s: error %v, want %v", c.name, err, c.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Transcribe(ctx, pcm, engine.Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	// A short take (0.3 s) is padded, not rejected.
+	short := decode(t, testenv.SpeechSample(t))[16000 : 16000+4800]
+	if res, err := m.Transcribe(context.Background(), short, engine.Options{MaxTokens: 4}); err != nil {
+		t.Errorf("short take: %v", err)
+	} else {
+		for _, s := range res.Segments {
+			if s.End > 300*time.Millisecond {
+				t.Errorf("segment ends at %v, past the 0.3 s take", s.End)
+			}
+		}
+	}
+	m2, err := engine.Load(testenv.Model(t, "micro"), engine.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Close()
+	if _, err := m2.Transcribe(context.Background(), pcm, engine.Options{}); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("closed model: %v", err)
+	}
+	if err := m2.Close(); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+func TestDevicesAndGPUFallback(t *testing.T) {
+	devs := engine.Devices()
+	cpu := false
+	for _, d := range devs {
+		cpu = cpu || d.Kind == engine.DeviceCPU
+	}
+	if !cpu {
+		t.Fatalf("no CPU device among %v", devs)
+	}
+	// Asking for a GPU that is not there runs on the CPU and says so.
+	m, err := engine.Load(testenv.Model(t, "micro"), engine.LoadOptions{GPU: true, GPUDevice: 7, FlashAttention: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !strings.HasPrefix(m.Device(), "CPU") {
+		t.Errorf("device %q, want the CPU", m.Device())
+	}
+	if !strings.Contains(engine.SystemInfo(), "CPU") || engine.Version() == "" {
+		t.Errorf("system info %q version %q", engine.SystemInfo(), engine.Version())
+	}
+}
