@@ -46,7 +46,10 @@ const usageText = `Dictate: local speech-to-text with Distil-Whisper.
 Usage:
   dictate transcribe FILE... [--model PATH] [--format txt|srt|vtt|json] [--output DIR]
                              [--language L] [--translate] [--threads N] [--gpu|--no-gpu]
-  dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal)
+  dictate listen [--model PATH] [--hotkey SPEC] [--mode hold|toggle|auto] [--output type|paste]
+                             push-to-talk dictation into the focused window, without the GUI
+  dictate history [-n N] [--json] | history copy-last | history paste-last
+  dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal) and microphones
   dictate version            app, whisper.cpp and backend versions
   dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT
                              write a test model with random weights
@@ -70,6 +73,10 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "transcribe":
 		err = c.transcribe(ctx, args[1:])
+	case "listen":
+		err = c.listen(ctx, args[1:])
+	case "history":
+		err = c.history(ctx, args[1:])
 	case "devices":
 		err = c.devices()
 	case "version", "--version":
@@ -266,12 +273,26 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 }
 
 func (c *CLI) devices() error {
+	fmt.Fprintln(c.Stdout, "Compute devices:")
 	for _, d := range engine.Devices() {
 		mem := ""
 		if d.TotalMemory > 0 {
 			mem = fmt.Sprintf("  %.1f/%.1f GiB free", float64(d.FreeMemory)/(1<<30), float64(d.TotalMemory)/(1<<30))
 		}
-		fmt.Fprintf(c.Stdout, "%d  %-5s %-10s %s%s\n", d.Index, d.Kind, d.Name, d.Description, mem)
+		fmt.Fprintf(c.Stdout, "  %d  %-5s %-10s %s%s\n", d.Index, d.Kind, d.Name, d.Description, mem)
+	}
+	fmt.Fprintln(c.Stdout, "Microphones:")
+	inputs, err := audio.InputDevices()
+	if err != nil {
+		fmt.Fprintf(c.Stdout, "  (none: %v)\n", err)
+		return nil
+	}
+	for _, in := range inputs {
+		def := ""
+		if in.Default {
+			def = "  (default)"
+		}
+		fmt.Fprintf(c.Stdout, "  %s [%s, %.0f Hz]%s\n", in.Name, in.HostAPI, in.SampleRate, def)
 	}
 	return nil
 }

@@ -86,8 +86,9 @@ func Model(t testing.TB, preset string) string {
 	return path
 }
 
-// Cleanup removes generated models; call from TestMain after m.Run.
+// Cleanup stops the test hosts and removes generated models; call from TestMain after m.Run.
 func Cleanup() {
+	StopHosts()
 	if modelDir != "" {
 		os.RemoveAll(modelDir)
 	}

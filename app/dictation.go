@@ -1,0 +1,480 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dictate-app/dictate/audio"
+	"github.com/dictate-app/dictate/engine"
+)
+
+// Mode is how the hotkey drives recording.
+type Mode int
+
+const (
+	ModeHold   Mode = iota // press starts, release stops (push-to-talk)
+	ModeToggle             // press starts, the next press stops
+	ModeAuto               // a tap (< TapThreshold) toggles, a hold is push-to-talk
+)
+
+// ParseMode reads "hold", "toggle" or "auto".
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(s) {
+	case "hold", "ptt", "push-to-talk":
+		return ModeHold, nil
+	case "toggle":
+		return ModeToggle, nil
+	case "auto", "tap-or-hold":
+		return ModeAuto, nil
+	}
+	return 0, fmt.Errorf("unknown mode %q (want hold, toggle or auto)", s)
+}
+
+func (m Mode) String() string { return [...]string{"hold", "toggle", "auto"}[m] }
+
+// Recorder starts microphone takes.
+type Recorder interface {
+	Start() (RecordingTake, error)
+}
+
+// RecordingTake is a take in progress.
+type RecordingTake interface {
+	Stop() audio.TakeAudio // records the tail, then returns the audio
+	Failed() error         // non-nil once the device has failed
+}
+
+// Inserter puts text where the user works.
+type Inserter interface {
+	Insert(ctx context.Context, text string) error
+	Name() string
+}
+
+// HistoryStore keeps take records.
+type HistoryStore interface {
+	Append(TakeRecord) error
+}
+
+// DictationConfig tunes the flow.
+type DictationConfig struct {
+	Mode              Mode
+	TapThreshold      time.Duration // auto mode; default 300 ms
+	Engine            engine.Options
+	Gate              audio.GateConfig
+	NoSpeechThreshold float32 // segments more likely silence than this are dropped; default 0.6
+	Replacements      []Replacement
+	Model, Device     string // recorded with each take
+	KeepRecordings    int    // spooled takes kept on disk (default 50); needs RecordingsDir
+	RecordingsDir     string
+}
+
+type takeJob struct {
+	audio     audio.TakeAudio
+	keyDown   time.Time
+	keyUp     time.Time
+	stoppedAt time.Time
+}
+
+// Dictation is the hotkey → microphone → engine → text flow. Press and Release come from
+// the hotkey (any goroutine); takes are transcribed one at a time in order by Run, so a new
+// take while one is transcribing is queued, never overlapped.
+type Dictation struct {
+	cfg    DictationConfig
+	rec    Recorder
+	eng    Transcriber
+	out    Inserter
+	hist   HistoryStore
+	events broadcaster
+
+	mu             sync.Mutex
+	recording      RecordingTake
+	keyDown        time.Time
+	latched        bool // auto mode: a tap started a take that the next press ends
+	ignoreRelease  bool
+	stopping       int
+	startAfterStop bool
+	pendingDown    time.Time
+	worker         State
+	published      State
+	queued         int
+
+	jobs   chan takeJob
+	done   chan struct{}
+	joiner Joiner
+	bg     sync.WaitGroup
+}
+
+// NewDictation wires the flow; call Run to process takes.
+func NewDictation(cfg DictationConfig, rec Recorder, eng Transcriber, out Inserter, hist HistoryStore) *Dictation {
+	if cfg.TapThreshold == 0 {
+		cfg.TapThreshold = 300 * time.Millisecond
+	}
+	if cfg.NoSpeechThreshold == 0 {
+		cfg.NoSpeechThreshold = 0.6
+	}
+	if cfg.KeepRecordings == 0 {
+		cfg.KeepRecordings = 50
+	}
+	return &Dictation{cfg: cfg, rec: rec, eng: eng, out: out, hist: hist,
+		jobs: make(chan takeJob, 256), done: make(chan struct{})}
+}
+
+// Subscribe returns the event stream; call the func to stop listening.
+func (d *Dictation) Subscribe() (<-chan Event, func()) { return d.events.subscribe(1024) }
+
+// State is the flow's current state.
+func (d *Dictation) State() State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.overall()
+}
+
+func (d *Dictation) overall() State {
+	if d.recording != nil {
+		return Recording
+	}
+	return d.worker
+}
+
+// publishState sends the overall state when it changed (d.mu held).
+func (d *Dictation) publishState() {
+	if s := d.overall(); s != d.published {
+		d.published = s
+		d.events.publish(Event{Kind: EventState, State: s})
+	}
+}
+
+// OnLevel feeds microphone levels into the event stream (wire it to the capture config).
+func (d *Dictation) OnLevel(rms float32) { d.events.publish(Event{Kind: EventLevel, Level: rms}) }
+
+// Press handles a hotkey key-down at time at.
+func (d *Dictation) Press(at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.recording != nil && (d.cfg.Mode == ModeToggle || (d.cfg.Mode == ModeAuto && d.latched)):
+		d.ignoreRelease = true
+		d.stop(at)
+	case d.recording != nil:
+		// Hold mode: a second key-down without a release (lost event); keep recording.
+	case d.stopping > 0:
+		// The last take is still recording its tail: start right after it.
+		d.startAfterStop, d.pendingDown = true, at
+	default:
+		d.ignoreRelease = false
+		d.start(at)
+	}
+}
+
+// Release handles a hotkey key-up at time at.
+func (d *Dictation) Release(at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ignoreRelease {
+		d.ignoreRelease = false
+		return
+	}
+	if d.startAfterStop && d.cfg.Mode == ModeHold {
+		d.startAfterStop = false // pressed and released within the tail: nothing to record
+		return
+	}
+	if d.recording == nil || d.cfg.Mode == ModeToggle {
+		return
+	}
+	if d.cfg.Mode == ModeAuto && !d.latched && at.Sub(d.keyDown) < d.cfg.TapThreshold {
+		d.latched = true
+		d.events.publish(Event{Kind: EventNotice, Text: "recording: press the hotkey again to stop"})
+		return
+	}
+	if d.cfg.Mode == ModeAuto && d.latched {
+		return
+	}
+	d.stop(at)
+}
+
+// Toggle starts or stops a take whatever the mode (tray and window buttons).
+func (d *Dictation) Toggle() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	if d.recording != nil {
+		d.stop(now)
+	} else if d.stopping == 0 {
+		d.start(now)
+	}
+}
+
+func (d *Dictation) start(at time.Time) {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	take, err := d.rec.Start()
+	if err != nil {
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("microphone: %w", err)})
+		return
+	}
+	d.recording, d.keyDown, d.latched = take, at, false
+	d.publishState()
+	d.bg.Add(1)
+	go d.watchDevice(take)
+}
+
+// watchDevice ends a take early when its microphone fails; the audio so far is kept.
+func (d *Dictation) watchDevice(take RecordingTake) {
+	defer d.bg.Done()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		if d.recording != take {
+			d.mu.Unlock()
+			return
+		}
+		if err := take.Failed(); err != nil {
+			d.stop(time.Now())
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+	}
+}
+
+// stop ends the current take (d.mu held); its tail records in the background.
+func (d *Dictation) stop(at time.Time) {
+	take, keyDown := d.recording, d.keyDown
+	d.recording = nil
+	d.stopping++
+	if d.worker == Idle {
+		d.worker = Transcribing
+	}
+	d.publishState()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		a := take.Stop()
+		job := takeJob{audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now()}
+		d.mu.Lock()
+		d.stopping--
+		if d.startAfterStop {
+			d.startAfterStop = false
+			d.start(d.pendingDown)
+		}
+		d.queued++
+		if d.queued > 1 {
+			d.events.publish(Event{Kind: EventNotice, Text: fmt.Sprintf("take queued: %d waiting to be transcribed", d.queued-1)})
+		}
+		d.mu.Unlock()
+		select {
+		case d.jobs <- job:
+		case <-d.done:
+			d.saveUnprocessed(job)
+		}
+	}()
+}
+
+// Run transcribes queued takes until ctx ends. Then the take being recorded is stopped and
+// every take not yet transcribed is still recorded in the history with its audio file.
+func (d *Dictation) Run(ctx context.Context) error {
+	defer d.events.closeAll()
+	for {
+		select {
+		case job := <-d.jobs:
+			d.process(ctx, job)
+		case <-ctx.Done():
+			d.shutdown()
+			return ctx.Err()
+		}
+	}
+}
+
+// shutdown stops the current take, lets tails finish and keeps every take not transcribed.
+func (d *Dictation) shutdown() {
+	d.mu.Lock()
+	if d.recording != nil {
+		d.stop(time.Now())
+	}
+	d.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { d.bg.Wait(); close(finished) }()
+	timeout := time.After(5 * time.Second)
+wait:
+	for {
+		select {
+		case job := <-d.jobs:
+			d.saveUnprocessed(job)
+		case <-finished:
+			break wait
+		case <-timeout:
+			break wait
+		}
+	}
+	close(d.done)
+	for {
+		select {
+		case job := <-d.jobs:
+			d.saveUnprocessed(job)
+		default:
+			return
+		}
+	}
+}
+
+func (d *Dictation) saveUnprocessed(job takeJob) {
+	rec := d.baseRecord(job)
+	rec.Error = "not transcribed: the app was closing"
+	if d.hist != nil {
+		d.hist.Append(rec)
+	}
+}
+
+func (d *Dictation) baseRecord(job takeJob) TakeRecord {
+	a := job.audio
+	rec := TakeRecord{Time: a.StartedAt, Audio: a.Duration.Seconds(), Model: d.cfg.Model, Device: d.cfg.Device, AudioPath: a.Path}
+	if d.out != nil {
+		rec.Output = d.out.Name()
+	}
+	if !a.FirstSampleAt.IsZero() && !job.keyDown.IsZero() {
+		rec.Latency.KeyDownToFirstSample = ms(max(0, a.FirstSampleAt.Sub(job.keyDown)))
+	}
+	rec.Latency.Tail = ms(job.stoppedAt.Sub(job.keyUp))
+	rec.Latency.PreRoll = ms(a.PreRoll)
+	return rec
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (d *Dictation) setWorker(s State) {
+	d.mu.Lock()
+	d.worker = s
+	d.publishState()
+	d.mu.Unlock()
+}
+
+func (d *Dictation) process(ctx context.Context, job takeJob) {
+	rec := d.baseRecord(job)
+	d.setWorker(Transcribing)
+	defer func() {
+		d.mu.Lock()
+		d.queued--
+		d.worker = Idle
+		d.publishState()
+		d.mu.Unlock()
+	}()
+	a := job.audio
+	if a.Err != nil {
+		rec.Error = a.Err.Error()
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("microphone: %w (the %.1f s recorded are kept)", a.Err, a.Duration.Seconds())})
+	}
+
+	var res engine.Result
+	var err error
+	gateStart := time.Now()
+	if a.Truncated && a.Path != "" {
+		// Longer than what is kept in memory: stream the spooled file.
+		var tr Transcript
+		tr, err = TranscribeFile(ctx, d.eng, a.Path, d.cfg.Engine, nil)
+		res = engine.Result{Segments: tr.Segments, Language: tr.Language, Device: tr.Device}
+	} else {
+		g := audio.Gate(a.Samples, d.cfg.Gate)
+		rec.Latency.Gate = ms(time.Since(gateStart))
+		if !g.Speech {
+			rec.Dropped = "silence"
+			d.finish(rec)
+			return
+		}
+		res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], d.cfg.Engine)
+	}
+	rec.Latency.Encode, rec.Latency.Decode = ms(res.Timings.Encode), ms(res.Timings.Decode+res.Timings.Mel)
+	if res.Device != "" {
+		rec.Device = res.Device
+	}
+	if err != nil {
+		rec.Error = strings.TrimSpace(rec.Error + " transcription: " + err.Error())
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("transcription failed: %w (audio kept in %s)", err, a.Path)})
+		d.finish(rec)
+		return
+	}
+	var parts []string
+	for _, s := range res.Segments {
+		if s.NoSpeechProb <= d.cfg.NoSpeechThreshold {
+			parts = append(parts, s.Text)
+		}
+	}
+	if len(parts) == 0 {
+		rec.Dropped = "no-speech"
+		d.finish(rec)
+		return
+	}
+	text, drop := FilterHallucinations(strings.Join(parts, " "), res.Language)
+	if drop {
+		rec.Dropped = "hallucination"
+		d.finish(rec)
+		return
+	}
+	text = ApplyReplacements(text, d.cfg.Replacements)
+	rec.Text = text
+	inserted := d.joiner.Join(text, time.Now())
+
+	d.setWorker(Inserting)
+	insertStart := time.Now()
+	if err := d.out.Insert(ctx, inserted); err != nil {
+		rec.Error = "insert: " + err.Error()
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not insert the text (it is in the history: dictate history copy-last): %w", err)})
+	} else {
+		rec.Inserted = inserted
+	}
+	now := time.Now()
+	rec.Latency.Insert = ms(now.Sub(insertStart))
+	rec.Latency.KeyUpToText = ms(now.Sub(job.keyUp))
+	d.finish(rec)
+}
+
+func (d *Dictation) finish(rec TakeRecord) {
+	if d.hist != nil {
+		if err := d.hist.Append(rec); err != nil {
+			d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("history: %w", err)})
+		}
+	}
+	d.events.publish(Event{Kind: EventTake, Take: &rec})
+	if d.cfg.RecordingsDir != "" {
+		pruneRecordings(d.cfg.RecordingsDir, d.cfg.KeepRecordings)
+	}
+}
+
+// pruneRecordings keeps the newest keep take files.
+func pruneRecordings(dir string, keep int) {
+	files, _ := filepath.Glob(filepath.Join(dir, "take-*.wav"))
+	if len(files) <= keep {
+		return
+	}
+	sort.Strings(files) // names start with the time
+	for _, f := range files[:len(files)-keep] {
+		os.Remove(f)
+	}
+}
+
+// micRecorder adapts the audio package's microphone to Recorder.
+type micRecorder struct{ mic *audio.Microphone }
+
+// NewMicRecorder records takes from mic.
+func NewMicRecorder(mic *audio.Microphone) Recorder { return micRecorder{mic} }
+
+func (m micRecorder) Start() (RecordingTake, error) {
+	t, err := m.mic.Start()
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}

@@ -1,0 +1,71 @@
+package hotkey
+
+import (
+	"strings"
+	"testing"
+)
+
+var parseCases = []struct {
+	in, want, err string
+}{
+	{"ctrl+shift+space", "Ctrl+Shift+Space", ""},
+	{"Super+Alt+D", "Alt+Super+D", ""},
+	{"control-alt-f12", "Ctrl+Alt+F12", ""},
+	{"F9", "F9", ""},
+	{"RightCtrl", "RightCtrl", ""},
+	{"altgr", "RightAlt", ""},
+	{"cmd+shift+9", "Shift+Super+9", ""},
+	{"pause", "Pause", ""},
+	{"", "", "empty"},
+	{"a", "", "swallow"},
+	{"space", "", "swallow"},
+	{"ctrl+ctrl+a", "", "twice"},
+	{"ctrl+hyper+a", "", "not a modifier"},
+	{"ctrl+f25", "", "unknown key"},
+	{"ctrl+", "", "unknown key"},
+	{"shift+ctrl", "", "unknown key"},
+}
+
+func TestParse(t *testing.T) {
+	for _, c := range parseCases {
+		got, err := Parse(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %v, want error with %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got.String() != c.want {
+			t.Errorf("%q: %v %v, want %s", c.in, got, err, c.want)
+		}
+		// The printed form parses back to the same spec.
+		if again, err := Parse(got.String()); err != nil || again != got {
+			t.Errorf("%q round trip: %v %v", got, again, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, c := range parseCases {
+		f.Add(c.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		spec, err := Parse(s)
+		if err != nil {
+			return
+		}
+		again, err := Parse(spec.String())
+		if err != nil || again != spec {
+			t.Fatalf("%q → %v → %v (%v)", s, spec, again, err)
+		}
+	})
+}
+
+func TestPortalTrigger(t *testing.T) {
+	for in, want := range map[string]string{"ctrl+shift+space": "CTRL+SHIFT+space", "super+f9": "LOGO+F9", "RightCtrl": "Control_R", "alt+d": "ALT+d"} {
+		spec, _ := Parse(in)
+		if got := portalTrigger(spec); got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dictate-app/dictate/app/hotkey"
+	"github.com/dictate-app/dictate/app/textout"
+	"github.com/dictate-app/dictate/audio"
+	"github.com/dictate-app/dictate/engine"
+)
+
+// DefaultHotkey is what listen grabs unless told otherwise.
+const DefaultHotkey = "ctrl+shift+space"
+
+// lazyRecorder lets the dictation exist before the microphone (whose level callback
+// feeds the dictation's events).
+type lazyRecorder struct {
+	mu  sync.Mutex
+	mic *audio.Microphone
+}
+
+func (l *lazyRecorder) Start() (RecordingTake, error) {
+	l.mu.Lock()
+	mic := l.mic
+	l.mu.Unlock()
+	if mic == nil {
+		return nil, audio.ErrNoInput
+	}
+	t, err := mic.Start()
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// listen runs push-to-talk dictation without the GUI.
+func (c *CLI) listen(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("listen", "listen [flags]")
+	modelPath := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file (ggml .bin); default $DICTATE_MODEL")
+	hotkeySpec := fs.String("hotkey", DefaultHotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
+	backend := fs.String("hotkey-backend", "", "x11 or portal (default: portal on Wayland, else x11)")
+	modeName := fs.String("mode", "hold", "hold (push-to-talk), toggle, or auto (tap toggles, hold talks)")
+	output := fs.String("output", "type", "type (keystrokes) or paste (clipboard, then restored)")
+	device := fs.String("device", "", "microphone name or part of it (default: the system's default input)")
+	tail := fs.Duration("tail", 300*time.Millisecond, "keep recording this long after release")
+	instant := fs.Bool("instant-start", true, "keep the microphone open between takes, with 300 ms of pre-roll, so no first word is lost (=false: open it per take)")
+	language := fs.String("language", "auto", "spoken language or auto")
+	threads := fs.Int("threads", 0, "CPU threads (0: one per core, at most 8)")
+	maxTokens := fs.Int("max-tokens", 0, "most tokens per take (0: no limit)")
+	prompt := fs.String("prompt", "", "initial prompt: names and words to expect")
+	noGPU := fs.Bool("no-gpu", false, "run on the CPU only")
+	histPath := fs.String("history", DefaultHistoryPath(), "history file")
+	recDir := fs.String("recordings", filepath.Join(filepath.Dir(DefaultHistoryPath()), "recordings"), "where takes are saved as WAV (\"\" to not save)")
+	terminals := fs.String("terminal-classes", strings.Join(textout.DefaultTerminalClasses, ","), "window classes that paste with Ctrl+Shift+V")
+	quiet := fs.Bool("quiet", false, "print only takes and errors")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if *modelPath == "" {
+		return usageError{"no model: pass --model PATH or set DICTATE_MODEL (Distil-Whisper ggml files are on Hugging Face, e.g. distil-whisper/distil-small.en)"}
+	}
+	spec, err := hotkey.Parse(*hotkeySpec)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	mode, err := ParseMode(*modeName)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *tail < 0 || *tail > 5*time.Second {
+		return usageError{"--tail must be between 0 and 5s"}
+	}
+	out, err := textout.New(textout.Config{Mode: *output, TerminalClasses: strings.Split(*terminals, ",")})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer out.Wait()
+	hist, err := OpenHistory(*histPath)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+
+	model, err := engine.Load(*modelPath, engine.LoadOptions{GPU: !*noGPU, FlashAttention: true})
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+
+	rec := &lazyRecorder{}
+	d := NewDictation(DictationConfig{
+		Mode:          mode,
+		Engine:        engine.Options{Language: *language, Threads: *threads, MaxTokens: *maxTokens, InitialPrompt: *prompt},
+		Replacements:  DefaultReplacements,
+		Model:         filepath.Base(*modelPath),
+		Device:        model.Device(),
+		RecordingsDir: *recDir,
+	}, rec, model, out, hist)
+	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: *device, Tail: *tail, InstantStart: *instant,
+		SpoolDir: *recDir, OnLevel: d.OnLevel})
+	if err != nil {
+		return fmt.Errorf("microphone: %w", err)
+	}
+	defer mic.Close()
+	rec.mu.Lock()
+	rec.mic = mic
+	rec.mu.Unlock()
+
+	select {
+	case <-mic.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	keys, err := hotkey.Listen(ctx, spec, hotkey.Options{Backend: *backend})
+	if err != nil {
+		return fmt.Errorf("hotkey %s: %w", spec, err)
+	}
+	events, unsubscribe := d.Subscribe()
+	defer unsubscribe()
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		c.printEvents(events, *quiet)
+	}()
+	go func() {
+		for k := range keys {
+			if k.Down {
+				d.Press(k.At)
+			} else {
+				d.Release(k.At)
+			}
+		}
+	}()
+	how := map[Mode]string{ModeHold: "hold %s and speak", ModeToggle: "press %s to start and stop", ModeAuto: "hold %s to talk, or tap it to start and stop"}[mode]
+	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", spec, filepath.Base(*modelPath), model.Device(), *output)
+	err = d.Run(ctx)
+	<-printed
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (c *CLI) printEvents(events <-chan Event, quiet bool) {
+	for e := range events {
+		switch e.Kind {
+		case EventState:
+			if !quiet && e.State != Idle {
+				fmt.Fprintf(c.Stderr, "%s…\n", e.State)
+			}
+		case EventNotice:
+			if !quiet {
+				fmt.Fprintln(c.Stderr, e.Text)
+			}
+		case EventError:
+			fmt.Fprintf(c.Stderr, "error: %v\n", e.Err)
+		case EventTake:
+			printTake(c.Stderr, *e.Take)
+		}
+	}
+}
+
+func printTake(w io.Writer, r TakeRecord) {
+	switch {
+	case r.Dropped != "":
+		fmt.Fprintf(w, "(%.1f s, dropped: %s)\n", r.Audio, r.Dropped)
+	case r.Error != "" && r.Text == "":
+		fmt.Fprintf(w, "(%.1f s, failed: %s)\n", r.Audio, r.Error)
+	default:
+		fmt.Fprintf(w, "%.1f s → %.0f ms: %s\n", r.Audio, r.Latency.KeyUpToText, r.Text)
+	}
+}
+
+// history prints past takes, or copies/pastes the last one.
+func (c *CLI) history(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("history", "history [copy-last|paste-last] [flags]")
+	path := fs.String("history", DefaultHistoryPath(), "history file")
+	n := fs.Int("n", 20, "how many takes to show (0: all)")
+	asJSON := fs.Bool("json", false, "print records as JSON lines")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	h, err := OpenHistory(*path)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		last, err := h.Last()
+		if err != nil {
+			return err
+		}
+		switch rest[0] {
+		case "copy-last":
+			return copyAndServe(ctx, c.Stderr, last.Text)
+		case "paste-last":
+			out, err := textout.New(textout.Config{Mode: "paste"})
+			if err != nil {
+				return err
+			}
+			defer out.Wait()
+			return out.Insert(ctx, last.Text)
+		}
+		return usageError{fmt.Sprintf("unknown history action %q (want copy-last or paste-last)", rest[0])}
+	}
+	recs, skipped, err := h.Load(*n)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if *asJSON {
+			b, _ := jsonLine(r)
+			fmt.Fprintln(c.Stdout, string(b))
+			continue
+		}
+		fmt.Fprintf(c.Stdout, "%s  ", r.Time.Local().Format("2006-01-02 15:04:05"))
+		printTake(c.Stdout, r)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(c.Stderr, "(%d unreadable lines in %s skipped)\n", skipped, h.Path())
+	}
+	return nil
+}
+
+// copyAndServe puts text on the clipboard. On X11 the clipboard lives in the process that
+// set it, so this stays until something else is copied (or ten minutes pass).
+func copyAndServe(ctx context.Context, w io.Writer, text string) error {
+	replaced, err := textout.Copy(ctx, text)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "copied; keeping it on the clipboard until something else is copied (Ctrl-C to stop)")
+	select {
+	case <-replaced:
+	case <-ctx.Done():
+	case <-time.After(10 * time.Minute):
+	}
+	return nil
+}

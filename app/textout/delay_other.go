@@ -1,0 +1,8 @@
+//go:build !(linux && x11)
+
+package textout
+
+import "github.com/go-vgo/robotgo"
+
+// setTypeDelay sets the pause after each typed character.
+func setTypeDelay(ms int) { robotgo.KeySleep = ms }

@@ -1,0 +1,249 @@
+package audio
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeStream delivers 10 ms blocks of a 440 Hz tone in real time, like a device.
+type fakeStream struct {
+	rate    float64
+	cb      func([]float32)
+	stopped chan struct{}
+	wg      sync.WaitGroup
+	halt    atomic.Bool // simulate an unplugged device: blocks stop coming
+	closes  *atomic.Int32
+	n       int
+}
+
+func (f *fakeStream) Start() error {
+	f.stopped = make(chan struct{})
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		block := int(f.rate / 100)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-f.stopped:
+				return
+			case <-tick.C:
+			}
+			if f.halt.Load() {
+				continue
+			}
+			b := make([]float32, block)
+			for i := range b {
+				b[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(f.n)/f.rate))
+				f.n++
+			}
+			f.cb(b)
+		}
+	}()
+	return nil
+}
+func (f *fakeStream) Stop() error  { close(f.stopped); f.wg.Wait(); return nil }
+func (f *fakeStream) Close() error { f.closes.Add(1); return nil }
+
+type fakeDevice struct {
+	rate    float64
+	streams []*fakeStream
+	closes  atomic.Int32
+	mu      sync.Mutex
+}
+
+func (d *fakeDevice) open(name string, cb func([]float32)) (inputStream, float64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := &fakeStream{rate: d.rate, cb: cb, closes: &d.closes}
+	d.streams = append(d.streams, s)
+	return s, d.rate, nil
+}
+
+func (d *fakeDevice) last() *fakeStream {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.streams[len(d.streams)-1]
+}
+
+func record(t *testing.T, m *Microphone, d time.Duration) TakeAudio {
+	t.Helper()
+	take, err := m.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d)
+	return take.Stop()
+}
+
+func secs(n int) float64 { return float64(n) / TargetRate }
+
+func TestTakeLengthIncludesTail(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	m, err := openMicrophone(CaptureConfig{Tail: 200 * time.Millisecond}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a := record(t, m, 500*time.Millisecond)
+	if a.Err != nil || a.FirstSampleAt.IsZero() || a.FirstSampleAt.Before(a.StartedAt) {
+		t.Fatalf("take %+v", a)
+	}
+	if got := secs(len(a.Samples)); got < 0.6 || got > 0.85 {
+		t.Errorf("take holds %.2f s, want 0.5 s + 0.2 s tail", got)
+	}
+	// Not instant-start: the device is closed between takes.
+	if dev.closes.Load() != 1 {
+		t.Errorf("stream closed %d times", dev.closes.Load())
+	}
+}
+
+func TestResamplesDeviceRate(t *testing.T) {
+	dev := &fakeDevice{rate: 48000}
+	m, _ := openMicrophone(CaptureConfig{Tail: 50 * time.Millisecond}, dev.open)
+	defer m.Close()
+	a := record(t, m, 600*time.Millisecond)
+	if a.Err != nil {
+		t.Fatal(a.Err)
+	}
+	pcm := a.Samples[TargetRate/10 : len(a.Samples)-TargetRate/10] // away from filter start and ringing tail
+	crossings := 0
+	for i := 1; i < len(pcm); i++ {
+		if (pcm[i-1] < 0) != (pcm[i] < 0) {
+			crossings++
+		}
+	}
+	if f := float64(crossings) / 2 / secs(len(pcm)); math.Abs(f-440) > 5 {
+		t.Errorf("tone at %.1f Hz after resampling 48 kHz → 16 kHz, want 440", f)
+	}
+}
+
+func TestInstantStartKeepsPreRoll(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	m, err := openMicrophone(CaptureConfig{InstantStart: true, PreRoll: 250 * time.Millisecond, Tail: 10 * time.Millisecond}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	time.Sleep(500 * time.Millisecond) // the device runs before the key is pressed
+	a := record(t, m, 300*time.Millisecond)
+	if a.PreRoll < 200*time.Millisecond || a.PreRoll > 260*time.Millisecond {
+		t.Errorf("pre-roll %v, want 250 ms", a.PreRoll)
+	}
+	if got := secs(len(a.Samples)); got < 0.5 {
+		t.Errorf("take holds %.2f s, want pre-roll + 0.3 s", got)
+	}
+	// The stream stays open across takes, and a second take works.
+	a2 := record(t, m, 100*time.Millisecond)
+	if dev.closes.Load() != 0 || len(dev.streams) != 1 || len(a2.Samples) == 0 {
+		t.Errorf("closes %d, streams %d, second take %d samples", dev.closes.Load(), len(dev.streams), len(a2.Samples))
+	}
+}
+
+func TestUnpluggedDeviceKeepsAudio(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	m, _ := openMicrophone(CaptureConfig{Stall: 200 * time.Millisecond}, dev.open)
+	defer m.Close()
+	take, err := m.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	dev.last().halt.Store(true)
+	if !waitUntil(2*time.Second, func() bool { return take.Failed() != nil }) {
+		t.Fatal("a silent device was not noticed")
+	}
+	a := take.Stop()
+	if !errors.Is(a.Err, ErrDeviceStopped) || secs(len(a.Samples)) < 0.25 {
+		t.Fatalf("err %v, %.2f s kept", a.Err, secs(len(a.Samples)))
+	}
+	// The microphone works again afterwards.
+	if a2 := record(t, m, 200*time.Millisecond); a2.Err != nil || len(a2.Samples) == 0 {
+		t.Fatalf("next take: %v, %d samples", a2.Err, len(a2.Samples))
+	}
+}
+
+func TestLongTakeSpillsToSpool(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	dir := t.TempDir()
+	m, _ := openMicrophone(CaptureConfig{MaxInMemory: 200 * time.Millisecond, SpoolDir: dir, Tail: 10 * time.Millisecond}, dev.open)
+	defer m.Close()
+	a := record(t, m, 700*time.Millisecond)
+	if !a.Truncated || secs(len(a.Samples)) != 0.2 || a.Duration < 650*time.Millisecond {
+		t.Fatalf("truncated %v, %.2f s in memory, duration %v", a.Truncated, secs(len(a.Samples)), a.Duration)
+	}
+	st, err := os.Stat(a.Path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("spool %v %v", st, err)
+	}
+	pcm, err := DecodeFile(context.Background(), a.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(len(pcm))*time.Second/TargetRate != a.Duration {
+		t.Errorf("spool holds %d samples, take %v", len(pcm), a.Duration)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "take-*.wav")); len(files) != 1 {
+		t.Errorf("spool files %v", files)
+	}
+}
+
+// A spool file whose writer died before closing (zero sizes in the header) still reads.
+func TestUnclosedSpoolIsReadable(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := newWAVSpool(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.write(make([]float32, 8000))
+	sp.f.Sync()
+	pcm, err := DecodeFile(context.Background(), sp.path)
+	if err != nil || len(pcm) != 8000 {
+		t.Fatalf("%d samples, %v", len(pcm), err)
+	}
+	sp.close()
+}
+
+func TestMicrophoneErrors(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	m, _ := openMicrophone(CaptureConfig{}, dev.open)
+	take, err := m.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(); err == nil {
+		t.Error("a second concurrent take was allowed")
+	}
+	take.Stop()
+	m.Close()
+	if _, err := m.Start(); err == nil {
+		t.Error("a closed microphone started a take")
+	}
+	failing := func(string, func([]float32)) (inputStream, float64, error) { return nil, 0, ErrNoInput }
+	m2, _ := openMicrophone(CaptureConfig{}, failing)
+	if _, err := m2.Start(); !errors.Is(err, ErrNoInput) {
+		t.Errorf("error %v", err)
+	}
+	if _, err := openMicrophone(CaptureConfig{InstantStart: true}, failing); !errors.Is(err, ErrNoInput) {
+		t.Errorf("instant start: %v", err)
+	}
+}
+
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}

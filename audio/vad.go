@@ -1,0 +1,84 @@
+package audio
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// GateConfig tunes the speech gate.
+type GateConfig struct {
+	// MarginDB: a frame is speech when it is this much louder than the noise floor.
+	MarginDB float64 // default 12
+	// MinLevelDB: frames quieter than this (dBFS) are never speech.
+	MinLevelDB float64 // default -50
+	// MinSpeech: less speech than this in a take means the take is silence.
+	MinSpeech time.Duration // default 150 ms
+	// Pad keeps this much audio around the detected speech when trimming.
+	Pad time.Duration // default 250 ms
+}
+
+func (c *GateConfig) defaults() {
+	if c.MarginDB == 0 {
+		c.MarginDB = 12
+	}
+	if c.MinLevelDB == 0 {
+		c.MinLevelDB = -50
+	}
+	if c.MinSpeech == 0 {
+		c.MinSpeech = 150 * time.Millisecond
+	}
+	if c.Pad == 0 {
+		c.Pad = 250 * time.Millisecond
+	}
+}
+
+// GateResult says whether a take holds speech and where.
+type GateResult struct {
+	Speech       bool
+	Start, End   int // sample range to keep (trimmed, padded)
+	SpeechTime   time.Duration
+	NoiseFloorDB float64
+	PeakDB       float64
+}
+
+const gateFrame = TargetRate / 50 // 20 ms
+
+// Gate finds speech in 16 kHz mono audio with an energy detector whose threshold adapts to
+// the take's own noise floor (its 15th-percentile frame level), so a fan or a noisy room
+// does not count as speech while quiet speech in a quiet room does.
+func Gate(pcm []float32, cfg GateConfig) GateResult {
+	cfg.defaults()
+	n := len(pcm) / gateFrame
+	if n == 0 {
+		return GateResult{NoiseFloorDB: -120, PeakDB: -120}
+	}
+	levels := make([]float64, n)
+	for i := range levels {
+		levels[i] = 20 * math.Log10(float64(rms(pcm[i*gateFrame:(i+1)*gateFrame]))+1e-9)
+	}
+	sorted := append([]float64(nil), levels...)
+	sort.Float64s(sorted)
+	floor := sorted[len(sorted)*15/100]
+	res := GateResult{NoiseFloorDB: floor, PeakDB: sorted[len(sorted)-1], Start: 0, End: 0}
+	threshold := math.Max(floor+cfg.MarginDB, cfg.MinLevelDB)
+	first, last, speech := -1, -1, 0
+	for i, l := range levels {
+		if l >= threshold {
+			speech++
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	res.SpeechTime = time.Duration(speech) * 20 * time.Millisecond
+	if res.SpeechTime < cfg.MinSpeech {
+		return res
+	}
+	pad := int(cfg.Pad.Seconds() * TargetRate)
+	res.Speech = true
+	res.Start = max(0, first*gateFrame-pad)
+	res.End = min(len(pcm), (last+1)*gateFrame+pad)
+	return res
+}

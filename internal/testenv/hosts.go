@@ -1,0 +1,290 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The real test hosts: an X server (Xvfb) and a PulseAudio server whose default source is
+// the monitor of a null sink, so what paplay plays is what a microphone records. Each is
+// started once per test binary and stopped by Cleanup.
+
+var hosts struct {
+	sync.Mutex
+	procs   []*exec.Cmd
+	dirs    []string
+	display string
+	pulse   *Pulse
+	builds  map[string]string
+}
+
+// X starts Xvfb (once) and points DISPLAY at it.
+func X(t testing.TB) string {
+	t.Helper()
+	hosts.Lock()
+	defer hosts.Unlock()
+	if hosts.display != "" {
+		return hosts.display
+	}
+	bin := Tool(t, "Xvfb")
+	for n := 90; n < 110; n++ {
+		display := fmt.Sprintf(":%d", n)
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue
+		}
+		cmd := exec.Command(bin, display, "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if waitFor(3*time.Second, func() bool { _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); return err == nil }) {
+			hosts.procs = append(hosts.procs, cmd)
+			hosts.display = display
+			os.Setenv("DISPLAY", display)
+			return display
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	t.Fatal("could not start Xvfb")
+	return ""
+}
+
+// Pulse is a running PulseAudio test server.
+type Pulse struct {
+	Sink    string
+	runtime string
+}
+
+// PulseAudio starts the server (once): a null sink whose monitor is the default source.
+func PulseAudio(t testing.TB) *Pulse {
+	t.Helper()
+	hosts.Lock()
+	defer hosts.Unlock()
+	if hosts.pulse != nil {
+		return hosts.pulse
+	}
+	bin := Tool(t, "pulseaudio")
+	Tool(t, "pactl")
+	dir, err := os.MkdirTemp("", "dictate-pulse-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts.dirs = append(hosts.dirs, dir)
+	os.Setenv("XDG_RUNTIME_DIR", dir)
+	os.Setenv("PULSE_RUNTIME_PATH", filepath.Join(dir, "pulse"))
+	cmd := exec.Command(bin, "--daemonize=no", "--exit-idle-time=-1", "-n", "--disallow-exit",
+		"--load=module-null-sink sink_name=dictate_sink rate=48000", "--load=module-native-protocol-unix")
+	cmd.Env = os.Environ()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hosts.procs = append(hosts.procs, cmd)
+	if !waitFor(5*time.Second, func() bool { return exec.Command("pactl", "info").Run() == nil }) {
+		t.Fatal("PulseAudio did not start")
+	}
+	for _, args := range [][]string{{"set-default-source", "dictate_sink.monitor"}, {"set-default-sink", "dictate_sink"}} {
+		if out, err := exec.Command("pactl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("pactl %v: %v %s", args, err, out)
+		}
+	}
+	// Room tone: a null sink's monitor goes quiet when nothing plays, unlike a microphone,
+	// so quiet brown noise (about -70 dBFS) plays into it all the time.
+	sox := exec.Command(Tool(t, "sox"), "-q", "-n", "-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-",
+		"synth", "7200", "brownnoise", "vol", "0.0003")
+	pacat := exec.Command(Tool(t, "pacat"), "--playback", "--raw", "--rate=48000", "--channels=1", "--format=s16le", "--device=dictate_sink")
+	pipe, err := sox.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pacat.Stdin = pipe
+	if err := sox.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pacat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hosts.procs = append(hosts.procs, sox, pacat)
+	hosts.pulse = &Pulse{Sink: "dictate_sink", runtime: dir}
+	return hosts.pulse
+}
+
+// Play plays a sound file into the sink and returns when it has been played.
+func (p *Pulse) Play(t testing.TB, path string) {
+	t.Helper()
+	if out, err := exec.Command(Tool(t, "paplay"), "--device="+p.Sink, path).CombinedOutput(); err != nil {
+		t.Fatalf("paplay: %v %s", err, out)
+	}
+}
+
+// Build compiles a main package of this module once per test binary and returns the path.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	hosts.Lock()
+	defer hosts.Unlock()
+	if p, ok := hosts.builds[pkg]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "dictate-build-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts.dirs = append(hosts.dirs, dir)
+	name := filepath.Base(pkg)
+	if pkg == "." {
+		name = "dictate"
+	}
+	out := filepath.Join(dir, name)
+	root := moduleRoot(t)
+	cmd := exec.Command(filepath.Join(root, "scripts", "go"), "build", "-o", out, pkg)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	if hosts.builds == nil {
+		hosts.builds = map[string]string{}
+	}
+	hosts.builds[pkg] = out
+	return out
+}
+
+func moduleRoot(t testing.TB) string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
+
+// Process is a child process whose stderr is watched line by line.
+type Process struct {
+	Cmd    *exec.Cmd
+	mu     sync.Mutex
+	lines  []string
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// Start runs a command; it is stopped (SIGINT, then killed) at the end of the test.
+func Start(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	p := &Process{Cmd: cmd, done: make(chan struct{}), cancel: cancel}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+		}
+		cmd.Wait()
+	}()
+	t.Cleanup(func() { p.Stop() })
+	return p
+}
+
+// Stop interrupts the process and waits for it.
+func (p *Process) Stop() {
+	p.cancel()
+	<-p.done
+}
+
+// WaitLine waits for a stderr line containing s.
+func (p *Process) WaitLine(t testing.TB, s string, timeout time.Duration) string {
+	t.Helper()
+	var found string
+	ok := waitFor(timeout, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, l := range p.lines {
+			if strings.Contains(l, s) {
+				found = l
+				return true
+			}
+		}
+		select {
+		case <-p.done:
+			return true
+		default:
+		}
+		return false
+	})
+	if !ok || found == "" {
+		t.Fatalf("no line with %q within %v; output:\n%s", s, timeout, p.Output())
+	}
+	return found
+}
+
+// Output is everything the process printed so far (without ALSA's card-probing noise).
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var keep []string
+	for _, l := range p.lines {
+		if !strings.HasPrefix(l, "ALSA lib") && !strings.Contains(l, "jack") && !strings.Contains(l, "Jack") && !strings.HasPrefix(l, "Cannot connect to server") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}
+
+// WaitFor polls cond every 5 ms until it holds or timeout passes.
+func WaitFor(timeout time.Duration, cond func() bool) bool { return waitFor(timeout, cond) }
+
+// StopHosts ends the servers; call from TestMain after m.Run.
+func StopHosts() {
+	hosts.Lock()
+	defer hosts.Unlock()
+	for i := len(hosts.procs) - 1; i >= 0; i-- {
+		p := hosts.procs[i]
+		p.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			p.Process.Kill()
+			<-done
+		}
+	}
+	for _, d := range hosts.dirs {
+		os.RemoveAll(d)
+	}
+	hosts.procs, hosts.dirs, hosts.display, hosts.pulse, hosts.builds = nil, nil, "", nil, nil
+}
