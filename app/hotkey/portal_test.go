@@ -64,6 +64,12 @@ func (f *fakePortal) BindShortcuts(sender dbus.Sender, session dbus.ObjectPath, 
 	return req, nil
 }
 
+func (f *fakePortal) preferredTrigger() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.trigger
+}
+
 func (f *fakePortal) press(down bool) {
 	member := ".Deactivated"
 	if down {
@@ -123,8 +129,8 @@ func TestPortalDeliversPressAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.trigger != "CTRL+SHIFT+space" {
-		t.Errorf("preferred trigger %q", f.trigger)
+	if got := f.preferredTrigger(); got != "CTRL+SHIFT+space" {
+		t.Errorf("preferred trigger %q", got)
 	}
 	for _, down := range []bool{true, false, true, false} {
 		f.press(down)
@@ -150,7 +156,9 @@ func TestPortalDeliversPressAndRelease(t *testing.T) {
 
 func TestPortalRefusal(t *testing.T) {
 	f, _ := startFakePortal(t)
+	f.mu.Lock()
 	f.refuse = true
+	f.mu.Unlock()
 	spec, _ := Parse("F9")
 	_, err := Listen(context.Background(), spec, Options{Backend: "portal"})
 	if err == nil || !strings.Contains(err.Error(), "refused") {
