@@ -12,7 +12,8 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	cli := &app.CLI{Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: isTerminal(os.Stderr)}
+	cli := &app.CLI{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: isTerminal(os.Stderr),
+		Interactive: isTerminal(os.Stderr) && isTerminal(os.Stdin)}
 	code := cli.Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dictate-app/dictate/app/models"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 )
@@ -32,9 +33,12 @@ const (
 
 // CLI runs the command line.
 type CLI struct {
+	Stdin          io.Reader // answers to prompts (first run); nil: never prompt
 	Stdout, Stderr io.Writer
 	// IsTerminal reports whether Stderr is a terminal (progress bars only then).
 	IsTerminal bool
+	// Interactive: Stdin and Stderr are a terminal, so questions can be asked.
+	Interactive bool
 }
 
 type usageError struct{ msg string }
@@ -49,12 +53,15 @@ Usage:
   dictate listen [--model PATH] [--hotkey SPEC] [--mode hold|toggle|auto] [--output type|paste]
                              push-to-talk dictation into the focused window, without the GUI
   dictate history [-n N] [--json] | history copy-last | history paste-last
+  dictate models [list|download NAME|import PATH|remove NAME|default NAME] [--json]
+                             the model manager: catalog, verified downloads, local files
   dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal) and microphones
   dictate version            app, whisper.cpp and backend versions
   dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT
                              write a test model with random weights
 
-The model is --model PATH, else $DICTATE_MODEL. Run "dictate COMMAND -h" for a command's flags.
+--model takes a file or an installed model's name; without it $DICTATE_MODEL, else the
+default installed model. Run "dictate COMMAND -h" for a command's flags.
 `
 
 // Run executes args (without the program name) and returns the exit code.
@@ -77,6 +84,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		err = c.listen(ctx, args[1:])
 	case "history":
 		err = c.history(ctx, args[1:])
+	case "models":
+		err = c.modelsCmd(ctx, args[1:])
 	case "devices":
 		err = c.devices()
 	case "version", "--version":
@@ -106,7 +115,7 @@ func (c *CLI) exitCode(ctx context.Context, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(c.Stderr, "dictate: %v\nRun \"dictate help\" for usage.\n", err)
 		return ExitUsage
-	case errors.As(err, &me), errors.Is(err, audio.ErrUnsupportedFormat), errors.Is(err, audio.ErrCorrupt), errors.Is(err, os.ErrNotExist):
+	case errors.As(err, &me), errors.Is(err, models.ErrVerify), errors.Is(err, models.ErrNotInstalled), errors.Is(err, audio.ErrUnsupportedFormat), errors.Is(err, audio.ErrCorrupt), errors.Is(err, os.ErrNotExist):
 		fmt.Fprintf(c.Stderr, "dictate: %v\n", oneLine(err))
 		return ExitBadInput
 	case errors.Is(err, errFilesFailed):
@@ -154,7 +163,7 @@ var errFilesFailed = errors.New("some files failed")
 
 func (c *CLI) transcribe(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("transcribe", "transcribe FILE... [flags]")
-	modelPath := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file (ggml .bin); default $DICTATE_MODEL")
+	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
 	format := fs.String("format", "txt", "output format: txt, srt, vtt or json")
 	outDir := fs.String("output", "", "write FILE's transcript to DIR/NAME.FORMAT instead of stdout")
 	language := fs.String("language", "auto", "spoken language (ISO code such as en, de) or auto")
@@ -175,8 +184,6 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 	switch {
 	case len(files) == 0:
 		return usageError{"transcribe needs at least one audio file"}
-	case *modelPath == "":
-		return usageError{"no model: pass --model PATH or set DICTATE_MODEL (Distil-Whisper ggml files are on Hugging Face, e.g. distil-whisper/distil-small.en)"}
 	case !contains(Formats, *format):
 		return usageError{fmt.Sprintf("unknown format %q (want txt, srt, vtt or json)", *format)}
 	case *outDir == "" && len(files) > 1 && *format != "txt":
@@ -190,13 +197,17 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 		}
 	}
 
-	model, err := engine.Load(*modelPath, engine.LoadOptions{GPU: *useGPU && !*noGPU, GPUDevice: *gpuDevice, FlashAttention: *flashAttn})
+	modelPath, err := c.resolveModel(ctx, *modelSpec, *language)
+	if err != nil {
+		return err
+	}
+	model, err := engine.Load(modelPath, engine.LoadOptions{GPU: *useGPU && !*noGPU, GPUDevice: *gpuDevice, FlashAttention: *flashAttn})
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	if !*quiet {
-		fmt.Fprintf(c.Stderr, "model %s (%s) on %s\n", filepath.Base(*modelPath), model.Info().Describe(), model.Device())
+		fmt.Fprintf(c.Stderr, "model %s (%s) on %s\n", filepath.Base(modelPath), model.Info().Describe(), model.Device())
 	}
 	opts := engine.Options{Language: *language, Translate: *translate, Threads: *threads,
 		MaxTokens: *maxTokens, BeamSize: *beam, InitialPrompt: *prompt}
@@ -228,7 +239,7 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 			failed++
 			continue
 		}
-		tr.Model = filepath.Base(*modelPath)
+		tr.Model = filepath.Base(modelPath)
 		if err := c.writeOutput(tr, *format, *outDir, len(files) > 1); err != nil {
 			fmt.Fprintf(c.Stderr, "dictate: %s: %v\n", file, err)
 			failed++

@@ -44,7 +44,7 @@ func (l *lazyRecorder) Start() (RecordingTake, error) {
 // listen runs push-to-talk dictation without the GUI.
 func (c *CLI) listen(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("listen", "listen [flags]")
-	modelPath := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file (ggml .bin); default $DICTATE_MODEL")
+	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
 	hotkeySpec := fs.String("hotkey", DefaultHotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
 	backend := fs.String("hotkey-backend", "", "x11 or portal (default: portal on Wayland, else x11)")
 	modeName := fs.String("mode", "hold", "hold (push-to-talk), toggle, or auto (tap toggles, hold talks)")
@@ -63,9 +63,6 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "print only takes and errors")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
-	}
-	if *modelPath == "" {
-		return usageError{"no model: pass --model PATH or set DICTATE_MODEL (Distil-Whisper ggml files are on Hugging Face, e.g. distil-whisper/distil-small.en)"}
 	}
 	spec, err := hotkey.Parse(*hotkeySpec)
 	if err != nil {
@@ -88,7 +85,11 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 		return fmt.Errorf("history: %w", err)
 	}
 
-	model, err := engine.Load(*modelPath, engine.LoadOptions{GPU: !*noGPU, FlashAttention: true})
+	modelPath, err := c.resolveModel(ctx, *modelSpec, *language)
+	if err != nil {
+		return err
+	}
+	model, err := engine.Load(modelPath, engine.LoadOptions{GPU: !*noGPU, FlashAttention: true})
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 		Mode:          mode,
 		Engine:        engine.Options{Language: *language, Threads: *threads, MaxTokens: *maxTokens, InitialPrompt: *prompt},
 		Replacements:  DefaultReplacements,
-		Model:         filepath.Base(*modelPath),
+		Model:         filepath.Base(modelPath),
 		Device:        model.Device(),
 		RecordingsDir: *recDir,
 	}, rec, model, out, hist)
@@ -139,7 +140,7 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 		}
 	}()
 	how := map[Mode]string{ModeHold: "hold %s and speak", ModeToggle: "press %s to start and stop", ModeAuto: "hold %s to talk, or tap it to start and stop"}[mode]
-	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", spec, filepath.Base(*modelPath), model.Device(), *output)
+	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", spec, filepath.Base(modelPath), model.Device(), *output)
 	err = d.Run(ctx)
 	<-printed
 	if errors.Is(err, context.Canceled) {
