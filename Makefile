@@ -4,11 +4,12 @@ DEVROOT := scripts/devroot run --
 BIN     := bin/dictate
 ARGS    ?=
 
-.PHONY: build run test bench devroot clean
+.PHONY: build run test bench devroot screenshot clean
 
 build:
 	$(DEVROOT) scripts/go build -o $(BIN) .
 
+# With a display this opens the window (ARGS="listen …" or "transcribe …" for the CLI).
 run: build
 	$(DEVROOT) ./$(BIN) $(ARGS)
 
@@ -21,6 +22,10 @@ bench:
 
 devroot:
 	scripts/devroot create
+
+# Regenerates assets/screenshot.png from the real window on Xvfb.
+screenshot:
+	scripts/screenshot
 
 clean:
 	rm -rf bin build

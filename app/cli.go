@@ -39,6 +39,8 @@ type CLI struct {
 	IsTerminal bool
 	// Interactive: Stdin and Stderr are a terminal, so questions can be asked.
 	Interactive bool
+	// GUI runs the desktop window for a session (nil in builds without one).
+	GUI func(ctx context.Context, d *Desktop) error
 }
 
 type usageError struct{ msg string }
@@ -50,6 +52,7 @@ const usageText = `Dictate: local speech-to-text with Distil-Whisper.
 Usage:
   dictate transcribe FILE... [--model PATH] [--format txt|srt|vtt|json] [--output DIR]
                              [--language L] [--translate] [--threads N] [--gpu|--no-gpu]
+  dictate gui [flags]        the desktop window and tray (the same flags as listen)
   dictate listen [--model PATH] [--hotkey SPEC] [--mode hold|toggle|auto] [--output type|paste]
                              push-to-talk dictation into the focused window, without the GUI
   dictate history [-n N] [--json] | history copy-last | history paste-last
@@ -73,8 +76,12 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	slog.SetDefault(slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level})))
 
 	if len(args) == 0 {
-		fmt.Fprint(c.Stdout, usageText)
-		return ExitOK
+		if c.GUI != nil && (os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "") {
+			args = []string{"gui"} // started from the desktop
+		} else {
+			fmt.Fprint(c.Stdout, usageText)
+			return ExitOK
+		}
 	}
 	var err error
 	switch args[0] {
@@ -82,6 +89,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		err = c.transcribe(ctx, args[1:])
 	case "listen":
 		err = c.listen(ctx, args[1:])
+	case "gui":
+		err = c.gui(ctx, args[1:])
 	case "history":
 		err = c.history(ctx, args[1:])
 	case "models":

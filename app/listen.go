@@ -2,7 +2,7 @@ package app
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,9 +41,8 @@ func (l *lazyRecorder) Start() (RecordingTake, error) {
 	return t, nil
 }
 
-// listen runs push-to-talk dictation without the GUI.
-func (c *CLI) listen(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("listen", "listen [flags]")
+// sessionFlags defines and reads the flags shared by listen and gui.
+func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string) (SessionConfig, error) {
 	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
 	hotkeySpec := fs.String("hotkey", DefaultHotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
 	backend := fs.String("hotkey-backend", "", "x11 or portal (default: portal on Wayland, else x11)")
@@ -60,92 +59,59 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 	histPath := fs.String("history", DefaultHistoryPath(), "history file")
 	recDir := fs.String("recordings", filepath.Join(filepath.Dir(DefaultHistoryPath()), "recordings"), "where takes are saved as WAV (\"\" to not save)")
 	terminals := fs.String("terminal-classes", strings.Join(textout.DefaultTerminalClasses, ","), "window classes that paste with Ctrl+Shift+V")
-	quiet := fs.Bool("quiet", false, "print only takes and errors")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
+		return SessionConfig{}, err
 	}
 	spec, err := hotkey.Parse(*hotkeySpec)
 	if err != nil {
-		return usageError{err.Error()}
+		return SessionConfig{}, usageError{err.Error()}
 	}
 	mode, err := ParseMode(*modeName)
 	if err != nil {
-		return usageError{err.Error()}
+		return SessionConfig{}, usageError{err.Error()}
 	}
 	if *tail < 0 || *tail > 5*time.Second {
-		return usageError{"--tail must be between 0 and 5s"}
+		return SessionConfig{}, usageError{"--tail must be between 0 and 5s"}
 	}
-	out, err := textout.New(textout.Config{Mode: *output, TerminalClasses: strings.Split(*terminals, ",")})
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	defer out.Wait()
-	hist, err := OpenHistory(*histPath)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-
 	modelPath, err := c.resolveModel(ctx, *modelSpec, *language)
 	if err != nil {
+		return SessionConfig{}, err
+	}
+	return SessionConfig{
+		ModelPath: modelPath, Hotkey: spec, HotkeyBackend: *backend, Mode: mode, Output: *output,
+		TerminalClasses: strings.Split(*terminals, ","), Device: *device, Tail: *tail, InstantStart: *instant,
+		Engine:      engine.Options{Language: *language, Threads: *threads, MaxTokens: *maxTokens, InitialPrompt: *prompt},
+		GPU:         !*noGPU,
+		HistoryPath: *histPath, RecordingsDir: *recDir,
+	}, nil
+}
+
+// listen runs push-to-talk dictation without the GUI.
+func (c *CLI) listen(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("listen", "listen [flags]")
+	quiet := fs.Bool("quiet", false, "print only takes and errors")
+	cfg, err := c.sessionFlags(ctx, fs, args)
+	if err != nil {
 		return err
 	}
-	model, err := engine.Load(modelPath, engine.LoadOptions{GPU: !*noGPU, FlashAttention: true})
+	sess, err := StartSession(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
-	defer model.Close()
-
-	rec := &lazyRecorder{}
-	d := NewDictation(DictationConfig{
-		Mode:          mode,
-		Engine:        engine.Options{Language: *language, Threads: *threads, MaxTokens: *maxTokens, InitialPrompt: *prompt},
-		Replacements:  DefaultReplacements,
-		Model:         filepath.Base(modelPath),
-		Device:        model.Device(),
-		RecordingsDir: *recDir,
-	}, rec, model, out, hist)
-	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: *device, Tail: *tail, InstantStart: *instant,
-		SpoolDir: *recDir, OnLevel: d.OnLevel})
-	if err != nil {
-		return fmt.Errorf("microphone: %w", err)
-	}
-	defer mic.Close()
-	rec.mu.Lock()
-	rec.mic = mic
-	rec.mu.Unlock()
-
-	select {
-	case <-mic.Ready():
-	case <-ctx.Done():
-		return nil
-	}
-	keys, err := hotkey.Listen(ctx, spec, hotkey.Options{Backend: *backend})
-	if err != nil {
-		return fmt.Errorf("hotkey %s: %w", spec, err)
-	}
-	events, unsubscribe := d.Subscribe()
+	events, unsubscribe := sess.Dictation.Subscribe()
 	defer unsubscribe()
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
 		c.printEvents(events, *quiet)
 	}()
-	go func() {
-		for k := range keys {
-			if k.Down {
-				d.Press(k.At)
-			} else {
-				d.Release(k.At)
-			}
-		}
-	}()
-	how := map[Mode]string{ModeHold: "hold %s and speak", ModeToggle: "press %s to start and stop", ModeAuto: "hold %s to talk, or tap it to start and stop"}[mode]
-	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", spec, filepath.Base(modelPath), model.Device(), *output)
-	err = d.Run(ctx)
+	how := map[Mode]string{ModeHold: "hold %s and speak", ModeToggle: "press %s to start and stop", ModeAuto: "hold %s to talk, or tap it to start and stop"}[cfg.Mode]
+	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", cfg.Hotkey, filepath.Base(cfg.ModelPath), sess.Model.Device(), cfg.Output)
+	err = sess.Run(ctx)
 	<-printed
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
 	return err
 }
 

@@ -1,0 +1,200 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/dictate-app/dictate/app"
+)
+
+// FileJob is one dropped file in the queue.
+type FileJob struct {
+	Path       string
+	Progress   float64
+	Status     string // queued, transcribing, done, cancelled, or the error
+	Transcript *app.Transcript
+	ctx        context.Context
+	cancel     context.CancelFunc
+}
+
+// FilesPanel transcribes dropped files one at a time; a broken file shows its error and
+// the rest of the queue goes on.
+type FilesPanel struct {
+	ctl     Controller
+	mu      sync.Mutex
+	jobs    []*FileJob
+	wake    chan struct{}
+	List    *widget.List
+	Formats *widget.Select
+	once    sync.Once
+}
+
+// NewFilesPanel makes the panel; its worker starts with the first file.
+func NewFilesPanel(ctl Controller) *FilesPanel {
+	p := &FilesPanel{ctl: ctl, wake: make(chan struct{}, 1)}
+	p.Formats = widget.NewSelect(app.Formats, nil)
+	p.Formats.SetSelected("srt")
+	p.List = widget.NewList(
+		func() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.jobs) },
+		func() fyne.CanvasObject {
+			return container.NewVBox(widget.NewLabel(""), widget.NewProgressBar(),
+				container.NewHBox(widget.NewButton("Cancel", nil), widget.NewButton("Copy all", nil), widget.NewButton("Export", nil)))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			p.mu.Lock()
+			j := *p.jobs[id]
+			job := p.jobs[id]
+			p.mu.Unlock()
+			box := o.(*fyne.Container)
+			box.Objects[0].(*widget.Label).SetText(filepath.Base(j.Path) + " — " + j.Status)
+			box.Objects[1].(*widget.ProgressBar).SetValue(j.Progress)
+			buttons := box.Objects[2].(*fyne.Container).Objects
+			buttons[0].(*widget.Button).OnTapped = func() { p.Cancel(job) }
+			buttons[1].(*widget.Button).OnTapped = func() {
+				if j.Transcript != nil {
+					ctl.CopyText(j.Transcript.Text())
+				}
+			}
+			buttons[2].(*widget.Button).OnTapped = func() { p.Export(job, p.Formats.Selected) }
+			for i, b := range buttons {
+				if (i == 0) == (j.Transcript == nil && j.cancel != nil) || (i > 0 && j.Transcript != nil) {
+					b.(*widget.Button).Enable()
+				} else {
+					b.(*widget.Button).Disable()
+				}
+			}
+		})
+	return p
+}
+
+// Content is the panel's layout.
+func (p *FilesPanel) Content() fyne.CanvasObject {
+	hint := widget.NewLabel("Drop audio files on this window (WAV, MP3, FLAC, Ogg; anything else with ffmpeg).")
+	hint.Wrapping = fyne.TextWrapWord
+	return container.NewBorder(container.NewVBox(hint, container.NewHBox(widget.NewLabel("Export as"), p.Formats)), nil, nil, nil, p.List)
+}
+
+// Jobs returns a snapshot of the queue.
+func (p *FilesPanel) Jobs() []FileJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]FileJob, len(p.jobs))
+	for i, j := range p.jobs {
+		out[i] = *j
+	}
+	return out
+}
+
+// Add queues a file.
+func (p *FilesPanel) Add(path string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	job := &FileJob{Path: path, Status: "queued", ctx: ctx, cancel: cancel}
+	p.mu.Lock()
+	p.jobs = append(p.jobs, job)
+	p.mu.Unlock()
+	p.refresh()
+	p.once.Do(func() { go p.work() })
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *FilesPanel) work() {
+	for range p.wake {
+		for {
+			job := p.next()
+			if job == nil {
+				break
+			}
+			ctx := job.ctx
+			p.update(job, func(j *FileJob) { j.Status = "transcribing" })
+			tr, err := p.ctl.TranscribeFile(ctx, job.Path, func(f float64) {
+				p.update(job, func(j *FileJob) { j.Progress = f })
+			})
+			p.update(job, func(j *FileJob) {
+				switch {
+				case ctx.Err() != nil:
+					j.Status = "cancelled"
+				case err != nil:
+					j.Status = err.Error()
+				default:
+					j.Transcript, j.Progress = &tr, 1
+					j.Status = "done: " + firstWords(tr.Text(), 60)
+				}
+				j.cancel = nil
+			})
+		}
+	}
+}
+
+func firstWords(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (p *FilesPanel) next() *FileJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, j := range p.jobs {
+		if j.Status == "queued" {
+			return j
+		}
+	}
+	return nil
+}
+
+func (p *FilesPanel) update(job *FileJob, f func(*FileJob)) {
+	p.mu.Lock()
+	f(job)
+	p.mu.Unlock()
+	p.refresh()
+}
+
+func (p *FilesPanel) refresh() { fyne.Do(p.List.Refresh) }
+
+// Cancel stops a queued or running file.
+func (p *FilesPanel) Cancel(job *FileJob) {
+	p.mu.Lock()
+	cancel := job.cancel
+	if job.Status == "queued" {
+		job.Status = "cancelled"
+	}
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	p.refresh()
+}
+
+// Export writes the transcript next to the audio file (NAME.FORMAT) and returns its path.
+func (p *FilesPanel) Export(job *FileJob, format string) (string, error) {
+	p.mu.Lock()
+	tr := job.Transcript
+	p.mu.Unlock()
+	if tr == nil {
+		return "", os.ErrNotExist
+	}
+	out := exportName(job.Path, format)
+	f, err := os.CreateTemp(filepath.Dir(out), ".export-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	if err := app.WriteTranscript(f, format, *tr); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return out, os.Rename(f.Name(), out)
+}

@@ -1,0 +1,191 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/dictate-app/dictate/app"
+	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+// fakeController stands in for app.Desktop in the screen tests; TestFilesWithRealEngine
+// and the Xvfb test use the real engine.
+type fakeController struct {
+	mu       sync.Mutex
+	toggles  int
+	copied   []string
+	history  []app.TakeRecord
+	events   chan app.Event
+	transcri func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
+}
+
+func (f *fakeController) Toggle()                               { f.mu.Lock(); f.toggles++; f.mu.Unlock() }
+func (f *fakeController) Subscribe() (<-chan app.Event, func()) { return f.events, func() {} }
+func (f *fakeController) History(n int) []app.TakeRecord        { return f.history }
+func (f *fakeController) Status() string                        { return "distil-small.en · CPU (test) · hotkey F9" }
+func (f *fakeController) CopyText(s string) error {
+	f.mu.Lock()
+	f.copied = append(f.copied, s)
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeController) TranscribeFile(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
+	return f.transcri(ctx, path, progress)
+}
+
+func newFake() *fakeController {
+	return &fakeController{events: make(chan app.Event, 16), history: []app.TakeRecord{
+		{Time: time.Now(), Text: "earlier take"}, {Time: time.Now(), Dropped: "silence"}}}
+}
+
+func TestMainWindowFollowsTheFlow(t *testing.T) {
+	a := test.NewTempApp(t)
+	ctl := newFake()
+	m := NewMainWindow(a, ctl)
+	if m.Window().Title() != "Dictate" || !strings.Contains(m.Model.Text, "distil-small.en · CPU") {
+		t.Fatalf("title %q, model %q", m.Window().Title(), m.Model.Text)
+	}
+	if m.History.Length() != 2 {
+		t.Fatalf("history rows %d", m.History.Length())
+	}
+	test.Tap(m.Toggle)
+	if ctl.toggles != 1 {
+		t.Fatal("the button did not toggle dictation")
+	}
+	m.Apply(app.Event{Kind: app.EventState, State: app.Recording})
+	m.Apply(app.Event{Kind: app.EventLevel, Level: 0.1})
+	if m.State.Text != "Recording…" || m.Toggle.Text != "Stop dictation" || m.Level.Value <= 0.5 || m.Level.Value > 1 || !m.Level.Visible() {
+		t.Fatalf("recording: %q %q %v", m.State.Text, m.Toggle.Text, m.Level.Value)
+	}
+	m.Apply(app.Event{Kind: app.EventState, State: app.Transcribing})
+	if m.State.Text != "Transcribing…" || m.Level.Value != 0 || m.Toggle.Text != "Start dictation" || m.Level.Visible() {
+		t.Fatalf("transcribing: %q %v", m.State.Text, m.Level.Value)
+	}
+	if !m.Copy.Disabled() {
+		t.Fatal("copy enabled with no transcript")
+	}
+	m.Apply(app.Event{Kind: app.EventTake, Take: &app.TakeRecord{Time: time.Now(), Text: "Hello from the window."}})
+	if m.Last.Text != "Hello from the window." || m.History.Length() != 3 || m.Copy.Disabled() {
+		t.Fatalf("take: %q rows %d", m.Last.Text, m.History.Length())
+	}
+	test.Tap(m.Copy)
+	if len(ctl.copied) != 1 || ctl.copied[0] != "Hello from the window." {
+		t.Fatalf("copied %q", ctl.copied)
+	}
+	m.Apply(app.Event{Kind: app.EventError, Err: errors.New("microphone: unplugged")})
+	if !strings.Contains(m.State.Text, "unplugged") {
+		t.Fatalf("error shown as %q", m.State.Text)
+	}
+}
+
+func waitJobs(t *testing.T, p *FilesPanel, n int) []FileJob {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		jobs := p.Jobs()
+		finished := 0
+		for _, j := range jobs {
+			if j.Status != "queued" && j.Status != "transcribing" {
+				finished++
+			}
+		}
+		if len(jobs) == n && finished == n {
+			return jobs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("jobs did not finish: %+v", p.Jobs())
+	return nil
+}
+
+// Dropped files go through the real engine; a broken file shows its error and the queue
+// goes on; exports land next to the audio file.
+func TestFilesWithRealEngine(t *testing.T) {
+	a := test.NewTempApp(t)
+	model, err := engine.Load(testenv.Model(t, "micro"), engine.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	ctl := newFake()
+	ctl.transcri = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
+		return app.TranscribeFile(ctx, model, path, engine.Options{MaxTokens: 5}, func(p app.FileProgress) { progress(p.Fraction) })
+	}
+	m := NewMainWindow(a, ctl)
+	dir := t.TempDir()
+	good := testenv.Speak(t, dir, "Drag and drop this file.")
+	broken := filepath.Join(dir, "broken.wav")
+	os.WriteFile(broken, []byte("RIFF\x04\x00\x00\x00WAVEjunk"), 0o644)
+	m.Drop([]fyne.URI{storage.NewFileURI(broken), storage.NewFileURI(good)})
+	if m.Tabs.SelectedIndex() != 1 {
+		t.Error("the Files tab is not shown after a drop")
+	}
+	jobs := waitJobs(t, m.Files, 2)
+	if !strings.Contains(jobs[0].Status, "corrupt") || jobs[0].Transcript != nil {
+		t.Errorf("broken file: %+v", jobs[0])
+	}
+	if jobs[1].Transcript == nil || jobs[1].Progress != 1 || !strings.HasPrefix(jobs[1].Status, "done") {
+		t.Fatalf("good file: %+v", jobs[1])
+	}
+	var job *FileJob
+	m.Files.mu.Lock()
+	job = m.Files.jobs[1]
+	m.Files.mu.Unlock()
+	for _, format := range app.Formats {
+		out, err := m.Files.Export(job, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != filepath.Join(dir, "speech."+format) {
+			t.Errorf("exported to %s", out)
+		}
+		data, _ := os.ReadFile(out)
+		if !strings.Contains(string(data), jobs[1].Transcript.Segments[0].Text) {
+			t.Errorf("%s export lacks the text: %q", format, data)
+		}
+	}
+	if _, err := m.Files.Export(m.Files.jobs[0], "srt"); err == nil {
+		t.Error("exported a file that failed")
+	}
+}
+
+func TestFilesCancel(t *testing.T) {
+	a := test.NewTempApp(t)
+	ctl := newFake()
+	started := make(chan struct{}, 1)
+	ctl.transcri = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return app.Transcript{}, ctx.Err()
+	}
+	m := NewMainWindow(a, ctl)
+	m.Files.Add("/tmp/long.wav")
+	m.Files.Add("/tmp/queued.wav")
+	<-started
+	m.Files.mu.Lock()
+	first, second := m.Files.jobs[0], m.Files.jobs[1]
+	m.Files.mu.Unlock()
+	m.Files.Cancel(second)
+	m.Files.Cancel(first)
+	jobs := waitJobs(t, m.Files, 2)
+	if jobs[0].Status != "cancelled" || jobs[1].Status != "cancelled" {
+		t.Fatalf("jobs %+v", jobs)
+	}
+}
