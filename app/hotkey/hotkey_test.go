@@ -60,12 +60,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-
-func TestPortalTrigger(t *testing.T) {
-	for in, want := range map[string]string{"ctrl+shift+space": "CTRL+SHIFT+space", "super+f9": "LOGO+F9", "RightCtrl": "Control_R", "alt+d": "ALT+d"} {
-		spec, _ := Parse(in)
-		if got := portalTrigger(spec); got != want {
-			t.Errorf("%s: %q, want %q", in, got, want)
-		}
-	}
-}

@@ -2,7 +2,28 @@
 
 package hotkey
 
-import "golang.design/x/hotkey"
+import (
+	"fmt"
+
+	"golang.design/x/hotkey"
+)
+
+func systemKey(s Spec) ([]hotkey.Modifier, hotkey.Key, error) {
+	var mods []hotkey.Modifier
+	for _, m := range []struct {
+		bit Modifiers
+		mod hotkey.Modifier
+	}{{Ctrl, hotkey.ModCtrl}, {Shift, hotkey.ModShift}, {Alt, altMod}, {Super, superMod}} {
+		if s.Mods&m.bit != 0 {
+			mods = append(mods, m.mod)
+		}
+	}
+	k, ok := commonKeys[s.Key]
+	if !ok {
+		return nil, 0, fmt.Errorf("%s cannot be a hotkey on %s; use a letter, digit, F-key or Space with modifiers", s, platformName)
+	}
+	return mods, k, nil
+}
 
 var commonKeys = map[string]hotkey.Key{
 	"space": hotkey.KeySpace, "enter": hotkey.KeyReturn, "tab": hotkey.KeyTab, "escape": hotkey.KeyEscape,
