@@ -33,11 +33,14 @@ type FilesPanel struct {
 	List    *widget.List
 	Formats *widget.Select
 	once    sync.Once
+	drawMu  sync.Mutex
+	closed  bool
+	ended   chan struct{} // closed when the worker has returned
 }
 
 // NewFilesPanel makes the panel; its worker starts with the first file.
 func NewFilesPanel(ctl Controller) *FilesPanel {
-	p := &FilesPanel{ctl: ctl, wake: make(chan struct{}, 1)}
+	p := &FilesPanel{ctl: ctl, wake: make(chan struct{}, 1), ended: make(chan struct{})}
 	p.Formats = widget.NewSelect(app.Formats, nil)
 	p.Formats.SetSelected("srt")
 	p.List = widget.NewList(
@@ -96,17 +99,45 @@ func (p *FilesPanel) Add(path string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	job := &FileJob{Path: path, Status: "queued", ctx: ctx, cancel: cancel}
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		cancel()
+		return
+	}
 	p.jobs = append(p.jobs, job)
-	p.mu.Unlock()
-	p.refresh()
 	p.once.Do(func() { go p.work() })
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
+	p.mu.Unlock()
+	p.refresh()
+}
+
+// Close cancels every file and waits for the worker to end.
+func (p *FilesPanel) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	for _, j := range p.jobs {
+		if j.cancel != nil {
+			j.cancel()
+		}
+	}
+	close(p.wake)
+	started := true
+	p.once.Do(func() { started = false })
+	p.mu.Unlock()
+	if started {
+		<-p.ended
+	}
 }
 
 func (p *FilesPanel) work() {
+	defer close(p.ended)
 	for range p.wake {
 		for {
 			job := p.next()
@@ -159,7 +190,15 @@ func (p *FilesPanel) update(job *FileJob, f func(*FileJob)) {
 	p.refresh()
 }
 
-func (p *FilesPanel) refresh() { fyne.Do(p.List.Refresh) }
+// refresh redraws the list on the Fyne thread. Fyne's test driver runs fyne.Do on the
+// caller's goroutine, so the lock keeps the worker's and the caller's redraws apart there.
+func (p *FilesPanel) refresh() {
+	fyne.Do(func() {
+		p.drawMu.Lock()
+		defer p.drawMu.Unlock()
+		p.List.Refresh()
+	})
+}
 
 // Cancel stops a queued or running file.
 func (p *FilesPanel) Cancel(job *FileJob) {

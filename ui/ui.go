@@ -46,6 +46,7 @@ func Run(ctx context.Context, ctl Controller) error {
 		fyne.Do(a.Quit)
 	}()
 	a.Run()
+	w.Files.Close()
 	return nil
 }
 

@@ -59,6 +59,7 @@ func TestMainWindowFollowsTheFlow(t *testing.T) {
 	a := test.NewTempApp(t)
 	ctl := newFake()
 	m := NewMainWindow(a, ctl)
+	t.Cleanup(m.Files.Close)
 	if m.Window().Title() != "Dictate" || !strings.Contains(m.Model.Text, "distil-small.en · CPU") {
 		t.Fatalf("title %q, model %q", m.Window().Title(), m.Model.Text)
 	}
@@ -129,6 +130,7 @@ func TestFilesWithRealEngine(t *testing.T) {
 		return app.TranscribeFile(ctx, model, path, engine.Options{MaxTokens: 5}, func(p app.FileProgress) { progress(p.Fraction) })
 	}
 	m := NewMainWindow(a, ctl)
+	t.Cleanup(m.Files.Close)
 	dir := t.TempDir()
 	good := testenv.Speak(t, dir, "Drag and drop this file.")
 	broken := filepath.Join(dir, "broken.wav")
@@ -176,6 +178,7 @@ func TestFilesCancel(t *testing.T) {
 		return app.Transcript{}, ctx.Err()
 	}
 	m := NewMainWindow(a, ctl)
+	t.Cleanup(m.Files.Close)
 	m.Files.Add("/tmp/long.wav")
 	m.Files.Add("/tmp/queued.wav")
 	<-started
