@@ -19,11 +19,7 @@ import (
 	"github.com/dictate-app/dictate/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // fakeController stands in for app.Desktop in the screen tests; TestFilesWithRealEngine
 // and the Xvfb test use the real engine.

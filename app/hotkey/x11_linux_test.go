@@ -3,18 +3,13 @@ package hotkey
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/dictate-app/dictate/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func nextEvent(t *testing.T, ch <-chan Event) Event {
 	t.Helper()

@@ -25,11 +25,7 @@ import (
 	"github.com/dictate-app/dictate/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // modelServer serves a generated model file with the behaviours the tests switch on.
 type modelServer struct {

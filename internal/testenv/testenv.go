@@ -86,6 +86,14 @@ func Model(t testing.TB, preset string) string {
 	return path
 }
 
+// Main runs a package's tests, then stops the test hosts and removes generated models:
+// func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
 // Cleanup stops the test hosts and removes generated models; call from TestMain after m.Run.
 func Cleanup() {
 	StopHosts()
