@@ -65,8 +65,10 @@ func NewFilesPanel(ctl Controller) *FilesPanel {
 				}
 			}
 			buttons[2].(*widget.Button).OnTapped = func() { p.Export(job, p.Formats.Selected) }
+			// Cancel while queued or running; Copy all and Export once there is a transcript.
+			running := j.Transcript == nil && j.cancel != nil
 			for i, b := range buttons {
-				if (i == 0) == (j.Transcript == nil && j.cancel != nil) || (i > 0 && j.Transcript != nil) {
+				if (i == 0 && running) || (i > 0 && j.Transcript != nil) {
 					b.(*widget.Button).Enable()
 				} else {
 					b.(*widget.Button).Disable()
