@@ -127,5 +127,3 @@ func (h *History) Last() (TakeRecord, error) {
 	}
 	return TakeRecord{}, fmt.Errorf("no dictation in %s yet", h.path)
 }
-
-func jsonLine(r TakeRecord) ([]byte, error) { return json.Marshal(r) }

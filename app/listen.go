@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -183,7 +184,7 @@ func (c *CLI) history(ctx context.Context, args []string) error {
 	}
 	for _, r := range recs {
 		if *asJSON {
-			b, _ := jsonLine(r)
+			b, _ := json.Marshal(r)
 			fmt.Fprintln(c.Stdout, string(b))
 			continue
 		}

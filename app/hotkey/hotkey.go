@@ -6,7 +6,6 @@ package hotkey
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -139,20 +138,6 @@ func displayKey(k string) string {
 		return strings.ToUpper(k)
 	}
 	return strings.ToUpper(k[:1]) + k[1:]
-}
-
-// KeyNames lists the accepted key names, for help text.
-func KeyNames() []string {
-	seen := map[string]bool{}
-	for _, v := range keyAliases {
-		seen[v] = true
-	}
-	var out []string
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return append([]string{"a–z", "0–9", "f1–f24"}, out...)
 }
 
 // Options choose the backend.

@@ -332,7 +332,7 @@ func (m *Manager) checkSpace(need int64) error {
 	}
 	const margin = 64 << 20
 	if uint64(need)+margin > avail {
-		return fmt.Errorf("%w in %s: the model needs %s, %s is free", ErrNoSpace, m.Dir, humanBytes(need), humanBytes(int64(avail)))
+		return fmt.Errorf("%w in %s: the model needs %s, %s is free", ErrNoSpace, m.Dir, HumanBytes(need), HumanBytes(int64(avail)))
 	}
 	return nil
 }
@@ -376,7 +376,7 @@ func (m *Manager) verify(e Entry, path string) (Installed, error) {
 	case e.SHA1 != "" && !strings.EqualFold(e.SHA1, sum1):
 		return fail("SHA-1 is %s, the publisher says %s", sum1, e.SHA1)
 	case e.SHA1 == "" && e.SHA256 == "" && e.Size > 0 && math.Abs(float64(size-e.Size)) > 0.05*float64(e.Size):
-		return fail("%s, the catalog says about %s", humanBytes(size), humanBytes(e.Size))
+		return fail("%s, the catalog says about %s", HumanBytes(size), HumanBytes(e.Size))
 	}
 	info, err := engine.ValidateModelFile(path)
 	if err != nil {
@@ -614,7 +614,8 @@ func (m *Manager) Resolve(spec string) (string, error) {
 	return inst.Path, nil
 }
 
-func humanBytes(n int64) string {
+// HumanBytes prints a size for people.
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
@@ -625,6 +626,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
-
-// HumanBytes prints a size for people.
-func HumanBytes(n int64) string { return humanBytes(n) }

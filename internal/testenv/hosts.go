@@ -44,7 +44,7 @@ func X(t testing.TB) string {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if waitFor(3*time.Second, func() bool { _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); return err == nil }) {
+		if WaitFor(3*time.Second, func() bool { _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); return err == nil }) {
 			hosts.procs = append(hosts.procs, cmd)
 			hosts.display = display
 			os.Setenv("DISPLAY", display)
@@ -87,7 +87,7 @@ func PulseAudio(t testing.TB) *Pulse {
 		t.Fatal(err)
 	}
 	hosts.procs = append(hosts.procs, cmd)
-	if !waitFor(5*time.Second, func() bool { return exec.Command("pactl", "info").Run() == nil }) {
+	if !WaitFor(5*time.Second, func() bool { return exec.Command("pactl", "info").Run() == nil }) {
 		t.Fatal("PulseAudio did not start")
 	}
 	for _, args := range [][]string{{"set-default-source", "dictate_sink.monitor"}, {"set-default-sink", "dictate_sink"}} {
@@ -218,7 +218,7 @@ func (p *Process) Stop() {
 func (p *Process) WaitLine(t testing.TB, s string, timeout time.Duration) string {
 	t.Helper()
 	var found string
-	ok := waitFor(timeout, func() bool {
+	ok := WaitFor(timeout, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, l := range p.lines {
@@ -253,7 +253,8 @@ func (p *Process) Output() string {
 	return strings.Join(keep, "\n")
 }
 
-func waitFor(timeout time.Duration, cond func() bool) bool {
+// WaitFor polls cond every 5 ms until it holds or timeout passes.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if cond() {
@@ -263,9 +264,6 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
-
-// WaitFor polls cond every 5 ms until it holds or timeout passes.
-func WaitFor(timeout time.Duration, cond func() bool) bool { return waitFor(timeout, cond) }
 
 // StopHosts ends the servers; call from TestMain after m.Run.
 func StopHosts() {
