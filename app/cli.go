@@ -47,6 +47,14 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// noModelError: nothing installed and nothing named (the GUI then offers the download).
+type noModelError struct {
+	usageError
+	recommended string
+}
+
+func (e noModelError) Unwrap() error { return e.usageError }
+
 const usageText = `Dictate: local speech-to-text with Distil-Whisper.
 
 Usage:
@@ -60,6 +68,8 @@ Usage:
                              the model manager: catalog, verified downloads, local files
   dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal) and microphones
   dictate version            app, whisper.cpp and backend versions
+  dictate bench [--presets a,b] [--json] | bench --idle [listen flags]
+                             speed, memory and idle cost (see BENCHMARKS.md)
   dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT
                              write a test model with random weights
 
@@ -101,6 +111,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		err = c.version()
 	case "dev":
 		err = c.dev(args[1:])
+	case "bench":
+		err = c.bench(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.Stdout, usageText)
 		return ExitOK
@@ -269,11 +281,14 @@ func (c *CLI) writeOutput(tr Transcript, format, outDir string, several bool) er
 		return WriteTranscript(c.Stdout, format, tr)
 	}
 	name := strings.TrimSuffix(filepath.Base(tr.File), filepath.Ext(tr.File)) + "." + format
-	return writeFileAtomic(filepath.Join(outDir, name), func(w io.Writer) error { return WriteTranscript(w, format, tr) })
+	return writeFileAtomic(filepath.Join(outDir, name), 0o644, func(w io.Writer) error { return WriteTranscript(w, format, tr) })
 }
 
 // writeFileAtomic never leaves a half-written file where the user expects a result.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
+func writeFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -283,13 +298,21 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		tmp.Close()
 		return err
 	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func writeBytes(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error { _, err := w.Write(b); return err }
 }
 
 func (c *CLI) devices() error {

@@ -216,8 +216,11 @@ func TestCLIGenModelAndInfo(t *testing.T) {
 	if code, _, stderr := runCLI(t, "dev", "gen-model", "--arch", "huge", out); code != ExitUsage || !strings.Contains(stderr, "distil-large-v3") {
 		t.Fatalf("unknown arch: exit %d %s", code, stderr)
 	}
+	// The audio server first: PortAudio lists devices once per process, and other tests here
+	// open the default microphone.
+	testenv.PulseAudio(t)
 	code, stdout, _ = runCLI(t, "devices")
-	if code != ExitOK || !strings.Contains(stdout, "CPU") {
+	if code != ExitOK || !strings.Contains(stdout, "CPU") || !strings.Contains(stdout, "(default)") {
 		t.Fatalf("devices: %d %q", code, stdout)
 	}
 	code, stdout, _ = runCLI(t, "version")

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,9 +72,12 @@ type DictationConfig struct {
 	Model, Device     string // recorded with each take
 	KeepRecordings    int    // spooled takes kept on disk (default 50); needs RecordingsDir
 	RecordingsDir     string
+	// Clipboard receives quick-transcribe takes (QuickToggle) instead of the focused window.
+	Clipboard func(ctx context.Context, text string) error
 }
 
 type takeJob struct {
+	quick     bool // the text goes to the clipboard
 	audio     audio.TakeAudio
 	keyDown   time.Time
 	keyUp     time.Time
@@ -95,6 +99,7 @@ type Dictation struct {
 	recording      RecordingTake
 	keyDown        time.Time
 	latched        bool // auto mode: a tap started a take that the next press ends
+	quick          bool // the take being recorded goes to the clipboard
 	ignoreRelease  bool
 	stopping       int
 	startAfterStop bool
@@ -198,7 +203,13 @@ func (d *Dictation) Release(at time.Time) {
 }
 
 // Toggle starts or stops a take whatever the mode (tray and window buttons).
-func (d *Dictation) Toggle() {
+func (d *Dictation) Toggle() { d.toggle(false) }
+
+// QuickToggle starts or stops a quick-transcribe take: its text goes to the clipboard
+// (DictationConfig.Clipboard), not into a window. Stopping works whichever way it started.
+func (d *Dictation) QuickToggle() { d.toggle(true) }
+
+func (d *Dictation) toggle(quick bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
@@ -206,7 +217,22 @@ func (d *Dictation) Toggle() {
 		d.stop(now)
 	} else if d.stopping == 0 {
 		d.start(now)
+		d.quick = quick && d.recording != nil
 	}
+}
+
+// Reconfigure changes what applies from the next take on: mode, engine options and
+// replacements (the settings that need no new microphone, hotkey or model).
+func (d *Dictation) Reconfigure(mode Mode, eng engine.Options, replacements []Replacement) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg.Mode, d.cfg.Engine, d.cfg.Replacements = mode, eng, replacements
+}
+
+func (d *Dictation) config() DictationConfig {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
 }
 
 func (d *Dictation) start(at time.Time) {
@@ -220,7 +246,7 @@ func (d *Dictation) start(at time.Time) {
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("microphone: %w", err)})
 		return
 	}
-	d.recording, d.keyDown, d.latched = take, at, false
+	d.recording, d.keyDown, d.latched, d.quick = take, at, false, false
 	d.publishState()
 	d.bg.Add(1)
 	go d.watchDevice(take)
@@ -253,7 +279,7 @@ func (d *Dictation) watchDevice(take RecordingTake) {
 
 // stop ends the current take (d.mu held); its tail records in the background.
 func (d *Dictation) stop(at time.Time) {
-	take, keyDown := d.recording, d.keyDown
+	take, keyDown, quick := d.recording, d.keyDown, d.quick
 	d.recording = nil
 	d.stopping++
 	if d.worker == Idle {
@@ -264,7 +290,7 @@ func (d *Dictation) stop(at time.Time) {
 	go func() {
 		defer d.bg.Done()
 		a := take.Stop()
-		job := takeJob{audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now()}
+		job := takeJob{quick: quick, audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now()}
 		d.mu.Lock()
 		d.stopping--
 		if d.startAfterStop {
@@ -341,8 +367,12 @@ func (d *Dictation) saveUnprocessed(job takeJob) {
 
 func (d *Dictation) baseRecord(job takeJob) TakeRecord {
 	a := job.audio
-	rec := TakeRecord{Time: a.StartedAt, Audio: a.Duration.Seconds(), Model: d.cfg.Model, Device: d.cfg.Device, AudioPath: a.Path}
-	if d.out != nil {
+	cfg := d.config()
+	rec := TakeRecord{Time: a.StartedAt, Audio: a.Duration.Seconds(), Model: cfg.Model, Device: cfg.Device, AudioPath: a.Path}
+	switch {
+	case job.quick:
+		rec.Output = "clipboard"
+	case d.out != nil:
 		rec.Output = d.out.Name()
 	}
 	if !a.FirstSampleAt.IsZero() && !job.keyDown.IsZero() {
@@ -363,6 +393,7 @@ func (d *Dictation) setWorker(s State) {
 }
 
 func (d *Dictation) process(ctx context.Context, job takeJob) {
+	cfg := d.config()
 	rec := d.baseRecord(job)
 	d.setWorker(Transcribing)
 	defer func() {
@@ -384,17 +415,17 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 	if a.Truncated && a.Path != "" {
 		// Longer than what is kept in memory: stream the spooled file.
 		var tr Transcript
-		tr, err = TranscribeFile(ctx, d.eng, a.Path, d.cfg.Engine, nil)
+		tr, err = TranscribeFile(ctx, d.eng, a.Path, cfg.Engine, nil)
 		res = engine.Result{Segments: tr.Segments, Language: tr.Language, Device: tr.Device}
 	} else {
-		g := audio.Gate(a.Samples, d.cfg.Gate)
+		g := audio.Gate(a.Samples, cfg.Gate)
 		rec.Latency.Gate = ms(time.Since(gateStart))
 		if !g.Speech {
 			rec.Dropped = "silence"
 			d.finish(rec)
 			return
 		}
-		res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], d.cfg.Engine)
+		res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], cfg.Engine)
 	}
 	rec.Latency.Encode, rec.Latency.Decode = ms(res.Timings.Encode), ms(res.Timings.Decode+res.Timings.Mel)
 	if res.Device != "" {
@@ -408,7 +439,7 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 	}
 	var parts []string
 	for _, s := range res.Segments {
-		if s.NoSpeechProb <= d.cfg.NoSpeechThreshold {
+		if s.NoSpeechProb <= cfg.NoSpeechThreshold {
 			parts = append(parts, s.Text)
 		}
 	}
@@ -423,13 +454,23 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 		d.finish(rec)
 		return
 	}
-	text = ApplyReplacements(text, d.cfg.Replacements)
+	text = ApplyReplacements(text, cfg.Replacements)
 	rec.Text = text
-	inserted := d.joiner.Join(text, time.Now())
+	inserted := text
+	if !job.quick {
+		inserted = d.joiner.Join(text, time.Now())
+	}
 
 	d.setWorker(Inserting)
 	insertStart := time.Now()
-	if err := d.out.Insert(ctx, inserted); err != nil {
+	if job.quick {
+		if err := d.toClipboard(ctx, cfg, text); err != nil {
+			rec.Error = "clipboard: " + err.Error()
+			d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not copy the text (it is in the history): %w", err)})
+		} else {
+			rec.Inserted = text
+		}
+	} else if err := d.out.Insert(ctx, inserted); err != nil {
 		rec.Error = "insert: " + err.Error()
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not insert the text (it is in the history: dictate history copy-last): %w", err)})
 	} else {
@@ -439,6 +480,13 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 	rec.Latency.Insert = ms(now.Sub(insertStart))
 	rec.Latency.KeyUpToText = ms(now.Sub(job.keyUp))
 	d.finish(rec)
+}
+
+func (d *Dictation) toClipboard(ctx context.Context, cfg DictationConfig, text string) error {
+	if cfg.Clipboard == nil {
+		return errors.New("no clipboard in this session")
+	}
+	return cfg.Clipboard(ctx, text)
 }
 
 func (d *Dictation) finish(rec TakeRecord) {

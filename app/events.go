@@ -44,13 +44,19 @@ type Event struct {
 // broadcaster fans events out. Sends never block the flow: a listener that falls more than
 // its buffer behind loses events (levels first: they are most of the traffic).
 type broadcaster struct {
-	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	mu     sync.Mutex
+	subs   map[chan Event]struct{}
+	closed bool // after closeAll, subscribers get a closed channel
 }
 
 func (b *broadcaster) subscribe(buffer int) (<-chan Event, func()) {
 	ch := make(chan Event, buffer)
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		close(ch)
+		return ch, func() {}
+	}
 	if b.subs == nil {
 		b.subs = map[chan Event]struct{}{}
 	}
@@ -86,6 +92,7 @@ func (b *broadcaster) publish(e Event) {
 func (b *broadcaster) closeAll() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.closed = true
 	for ch := range b.subs {
 		close(ch)
 		delete(b.subs, ch)

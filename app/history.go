@@ -34,7 +34,7 @@ type TakeRecord struct {
 	Device    string    `json:"device"`
 	Text      string    `json:"text"`               // what was recognised (after filters)
 	Inserted  string    `json:"inserted,omitempty"` // what was typed or pasted
-	Output    string    `json:"output,omitempty"`   // type or paste
+	Output    string    `json:"output,omitempty"`   // type, paste or clipboard (quick transcribe)
 	Dropped   string    `json:"dropped,omitempty"`  // silence, no-speech, hallucination
 	Error     string    `json:"error,omitempty"`
 	AudioPath string    `json:"audio_path,omitempty"`

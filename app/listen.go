@@ -12,10 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dictate-app/dictate/app/hotkey"
 	"github.com/dictate-app/dictate/app/textout"
 	"github.com/dictate-app/dictate/audio"
-	"github.com/dictate-app/dictate/engine"
 )
 
 // DefaultHotkey is what listen grabs unless told otherwise.
@@ -42,56 +40,72 @@ func (l *lazyRecorder) Start() (RecordingTake, error) {
 	return t, nil
 }
 
-// sessionFlags defines and reads the flags shared by listen and gui.
-func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string) (SessionConfig, error) {
+// SettingsPath is where the settings live: $DICTATE_SETTINGS, else DefaultSettingsPath.
+func SettingsPath() string {
+	if p := os.Getenv("DICTATE_SETTINGS"); p != "" {
+		return p
+	}
+	return DefaultSettingsPath()
+}
+
+// sessionFlags defines the flags shared by listen and gui, with the saved settings as
+// their defaults, and reads them. A flag given overrides its setting for this run only.
+func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string) (cfg SessionConfig, set Settings, notice string, err error) {
+	set, notice, err = LoadSettings(SettingsPath())
+	if err != nil {
+		return SessionConfig{}, set, notice, err
+	}
 	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
-	hotkeySpec := fs.String("hotkey", DefaultHotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
+	fs.StringVar(&set.Hotkey, "hotkey", set.Hotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
 	backend := fs.String("hotkey-backend", "", "x11 or portal (default: portal on Wayland, else x11)")
-	modeName := fs.String("mode", "hold", "hold (push-to-talk), toggle, or auto (tap toggles, hold talks)")
-	output := fs.String("output", "type", "type (keystrokes) or paste (clipboard, then restored)")
-	device := fs.String("device", "", "microphone name or part of it (default: the system's default input)")
-	tail := fs.Duration("tail", 300*time.Millisecond, "keep recording this long after release")
-	instant := fs.Bool("instant-start", true, "keep the microphone open between takes, with 300 ms of pre-roll, so no first word is lost (=false: open it per take)")
-	language := fs.String("language", "auto", "spoken language or auto")
-	threads := fs.Int("threads", 0, "CPU threads (0: one per core, at most 8)")
+	fs.StringVar(&set.Mode, "mode", set.Mode, "hold (push-to-talk), toggle, or auto (tap toggles, hold talks)")
+	fs.StringVar(&set.Output, "output", set.Output, "type (keystrokes) or paste (clipboard, then restored)")
+	fs.StringVar(&set.PasteChord, "paste-chord", set.PasteChord, "paste keys: auto, ctrl+v, ctrl+shift+v or shift+insert")
+	fs.StringVar(&set.Device, "device", set.Device, "microphone name or part of it (default: the system's default input)")
+	tail := fs.Duration("tail", time.Duration(set.TailMS)*time.Millisecond, "keep recording this long after release")
+	fs.BoolVar(&set.InstantStart, "instant-start", set.InstantStart, "keep the microphone open between takes, with 300 ms of pre-roll, so no first word is lost (=false: open it per take)")
+	fs.StringVar(&set.Language, "language", set.Language, "spoken language or auto")
+	fs.BoolVar(&set.Translate, "translate", set.Translate, "translate into English (multilingual models)")
+	fs.IntVar(&set.Threads, "threads", set.Threads, "CPU threads (0: one per physical core)")
 	maxTokens := fs.Int("max-tokens", 0, "most tokens per take (0: no limit)")
-	prompt := fs.String("prompt", "", "initial prompt: names and words to expect")
-	noGPU := fs.Bool("no-gpu", false, "run on the CPU only")
+	fs.StringVar(&set.Prompt, "prompt", set.Prompt, "initial prompt: names and words to expect")
+	fs.BoolVar(&set.Sounds, "sounds", set.Sounds, "play a short cue when a take starts and stops")
+	fs.BoolVar(&set.TrimAudioCtx, "trim-audio-ctx", set.TrimAudioCtx, "encode only as much of the 30 s window as a short take needs")
+	fs.Float64Var(&set.AudioCtxFloorS, "audio-ctx-floor", set.AudioCtxFloorS, "seconds: the least of the window encoded when trimming")
+	noGPU := fs.Bool("no-gpu", !set.GPU, "run on the CPU only")
 	histPath := fs.String("history", DefaultHistoryPath(), "history file")
 	recDir := fs.String("recordings", filepath.Join(filepath.Dir(DefaultHistoryPath()), "recordings"), "where takes are saved as WAV (\"\" to not save)")
-	terminals := fs.String("terminal-classes", strings.Join(textout.DefaultTerminalClasses, ","), "window classes that paste with Ctrl+Shift+V")
+	terminals := fs.String("terminal-classes", strings.Join(set.TerminalClasses, ","), "window classes that paste with Ctrl+Shift+V")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return SessionConfig{}, err
-	}
-	spec, err := hotkey.Parse(*hotkeySpec)
-	if err != nil {
-		return SessionConfig{}, usageError{err.Error()}
-	}
-	mode, err := ParseMode(*modeName)
-	if err != nil {
-		return SessionConfig{}, usageError{err.Error()}
+		return SessionConfig{}, set, notice, err
 	}
 	if *tail < 0 || *tail > 5*time.Second {
-		return SessionConfig{}, usageError{"--tail must be between 0 and 5s"}
+		return SessionConfig{}, set, notice, usageError{"--tail must be between 0 and 5s"}
 	}
-	modelPath, err := c.resolveModel(ctx, *modelSpec, *language)
-	if err != nil {
-		return SessionConfig{}, err
+	set.TailMS = int(tail.Milliseconds())
+	set.GPU = !*noGPU
+	set.TerminalClasses = strings.Split(*terminals, ",")
+	if err := set.Validate(); err != nil {
+		return SessionConfig{}, set, notice, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
-	return SessionConfig{
-		ModelPath: modelPath, Hotkey: spec, HotkeyBackend: *backend, Mode: mode, Output: *output,
-		TerminalClasses: strings.Split(*terminals, ","), Device: *device, Tail: *tail, InstantStart: *instant,
-		Engine:      engine.Options{Language: *language, Threads: *threads, MaxTokens: *maxTokens, InitialPrompt: *prompt},
-		GPU:         !*noGPU,
-		HistoryPath: *histPath, RecordingsDir: *recDir,
-	}, nil
+	cfg, _ = set.SessionConfig("")
+	cfg.HotkeyBackend = *backend
+	cfg.Engine.MaxTokens = *maxTokens
+	cfg.HistoryPath, cfg.RecordingsDir = *histPath, *recDir
+	if cfg.ModelPath, err = c.resolveModel(ctx, *modelSpec, set.Language); err != nil {
+		return cfg, set, notice, err
+	}
+	return cfg, set, notice, nil
 }
 
 // listen runs push-to-talk dictation without the GUI.
 func (c *CLI) listen(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("listen", "listen [flags]")
 	quiet := fs.Bool("quiet", false, "print only takes and errors")
-	cfg, err := c.sessionFlags(ctx, fs, args)
+	cfg, _, notice, err := c.sessionFlags(ctx, fs, args)
+	if notice != "" {
+		fmt.Fprintln(c.Stderr, notice)
+	}
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (c *CLI) resolveModel(ctx context.Context, spec, language string) (string, 
 	e, _ := models.Find(m.Entries, name)
 	fmt.Fprintf(c.Stderr, "No speech model is installed yet. Recommended for this machine: %s (%s, %s).\n", name, models.HumanBytes(e.Size), why)
 	if c.Stdin == nil || !c.Interactive {
-		return "", usageError{fmt.Sprintf("no model: run \"dictate models download %s\" (or pass --model PATH)", name)}
+		return "", noModelError{usageError{fmt.Sprintf("no model: run \"dictate models download %s\" (or pass --model PATH)", name)}, name}
 	}
 	fmt.Fprintf(c.Stderr, "Download it now into %s? [Y/n] ", m.Dir)
 	answer, _ := bufio.NewReader(c.Stdin).ReadString('\n')

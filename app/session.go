@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dictate-app/dictate/app/hotkey"
 	"github.com/dictate-app/dictate/app/textout"
+	"github.com/dictate-app/dictate/assets"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 )
@@ -20,14 +24,19 @@ type SessionConfig struct {
 	HotkeyBackend   string
 	Mode            Mode
 	Output          string // type or paste
+	PasteChord      string
 	TerminalClasses []string
 	Device          string
 	Tail            time.Duration
 	InstantStart    bool
 	Engine          engine.Options
+	Replacements    []Replacement // default DefaultReplacements
 	GPU             bool
+	Sounds          bool // start/stop cues
 	HistoryPath     string
 	RecordingsDir   string
+
+	model *engine.Model // loaded by the caller (the GUI keeps one model across sessions)
 }
 
 // Session is a running dictation: model, microphone, hotkey and text output wired to the
@@ -37,15 +46,20 @@ type Session struct {
 	Model     *engine.Model
 	History   *History
 	Hotkey    hotkey.Spec
+	Sounds    atomic.Bool
 	mic       *audio.Microphone
 	out       *textout.Inserter
 	cancel    context.CancelFunc
+	ownsModel bool // loaded here (not handed in), so Run closes it
+	cues      audio.Player
+	cuesDone  chan struct{}
+	keysDone  chan struct{} // closed once the hotkey is released
 }
 
 // StartSession loads everything and grabs the hotkey; Run then processes takes. On error
 // whatever was opened is closed again.
 func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
-	out, err := textout.New(textout.Config{Mode: cfg.Output, TerminalClasses: cfg.TerminalClasses})
+	out, err := textout.New(textout.Config{Mode: cfg.Output, PasteChord: cfg.PasteChord, TerminalClasses: cfg.TerminalClasses})
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -53,20 +67,27 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	model, err := engine.Load(cfg.ModelPath, engine.LoadOptions{GPU: cfg.GPU, FlashAttention: true})
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			model.Close()
+	// A model handed in stays the caller's; one loaded here is closed by Run.
+	model := cfg.model
+	if model == nil {
+		if model, err = engine.Load(cfg.ModelPath, engine.LoadOptions{GPU: cfg.GPU, FlashAttention: true}); err != nil {
+			return nil, err
 		}
-	}()
+		defer func() {
+			if err != nil {
+				model.Close()
+			}
+		}()
+	}
+	if cfg.Replacements == nil {
+		cfg.Replacements = DefaultReplacements
+	}
 	rec := &lazyRecorder{}
 	d := NewDictation(DictationConfig{
 		Mode:          cfg.Mode,
 		Engine:        cfg.Engine,
-		Replacements:  DefaultReplacements,
+		Replacements:  cfg.Replacements,
+		Clipboard:     copyForQuickTranscribe,
 		Model:         filepath.Base(cfg.ModelPath),
 		Device:        model.Device(),
 		RecordingsDir: cfg.RecordingsDir,
@@ -95,7 +116,9 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		cancel()
 		return nil, fmt.Errorf("hotkey %s: %w", cfg.Hotkey, err)
 	}
+	keysDone := make(chan struct{})
 	go func() {
+		defer close(keysDone)
 		for k := range keys {
 			if k.Down {
 				d.Press(k.At)
@@ -104,16 +127,67 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 			}
 		}
 	}()
-	return &Session{Dictation: d, Model: model, History: hist, Hotkey: cfg.Hotkey, mic: mic, out: out, cancel: cancel}, nil
+	s = &Session{Dictation: d, Model: model, History: hist, Hotkey: cfg.Hotkey, mic: mic, out: out, cancel: cancel, keysDone: keysDone, ownsModel: cfg.model == nil}
+	s.Sounds.Store(cfg.Sounds)
+	s.cuesDone = make(chan struct{})
+	events, unsubscribe := d.Subscribe() // before Run can close the stream
+	go s.playCues(events, unsubscribe)
+	return s, nil
+}
+
+var cues = sync.OnceValues(func() ([2]audio.Cue, error) {
+	start, err := audio.LoadCue(assets.StartSound)
+	if err != nil {
+		return [2]audio.Cue{}, err
+	}
+	stop, err := audio.LoadCue(assets.StopSound)
+	return [2]audio.Cue{start, stop}, err
+})
+
+// playCues plays the start cue when recording starts and the stop cue when it ends.
+func (s *Session) playCues(events <-chan Event, unsubscribe func()) {
+	defer close(s.cuesDone)
+	defer unsubscribe()
+	sounds, err := cues()
+	if err != nil {
+		slog.Warn("no cues", "err", err)
+	}
+	prev := Idle
+	for e := range events {
+		if e.Kind != EventState {
+			continue
+		}
+		if s.Sounds.Load() && err == nil {
+			switch {
+			case e.State == Recording && prev != Recording:
+				s.cues.Play(sounds[0])
+			case prev == Recording && e.State != Recording:
+				s.cues.Play(sounds[1])
+			}
+		}
+		prev = e.State
+	}
+}
+
+// copyForQuickTranscribe puts a quick-transcribe take on the clipboard. On X11 the text
+// stays while this process runs.
+func copyForQuickTranscribe(ctx context.Context, text string) error {
+	_, err := textout.Copy(ctx, text)
+	return err
 }
 
 // Run processes takes until ctx ends, then releases the hotkey, microphone and model.
 func (s *Session) Run(ctx context.Context) error {
 	err := s.Dictation.Run(ctx)
 	s.cancel()
+	<-s.keysDone
 	s.out.Wait()
 	s.mic.Close()
-	s.Model.Close()
+	<-s.cuesDone
+	s.cues.Wait()
+	if s.ownsModel {
+		s.Model.Close()
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -86,6 +86,44 @@ var paInit struct {
 	sync.Mutex
 	done bool
 	err  error
+	open int // streams open; PortAudio can only re-scan devices when none are
+}
+
+// countedStream keeps paInit.open right.
+type countedStream struct{ *portaudio.Stream }
+
+func (c countedStream) Close() error {
+	err := c.Stream.Close()
+	paInit.Lock()
+	paInit.open--
+	paInit.Unlock()
+	return err
+}
+
+func openCounted(p portaudio.StreamParameters, cb any) (countedStream, error) {
+	s, err := portaudio.OpenStream(p, cb)
+	if err != nil {
+		return countedStream{}, err
+	}
+	paInit.Lock()
+	paInit.open++
+	paInit.Unlock()
+	return countedStream{s}, nil
+}
+
+// rescanDevices makes PortAudio list the devices again when no stream is open (it lists
+// them once, at initialisation), so a microphone plugged in later can be found. It reports
+// whether it did.
+func rescanDevices() bool {
+	paInit.Lock()
+	defer paInit.Unlock()
+	if !paInit.done || paInit.open > 0 {
+		return false
+	}
+	portaudio.Terminate()
+	paInit.err = portaudio.Initialize()
+	paInit.done = paInit.err == nil
+	return paInit.done
 }
 
 func initPortAudio() error {
@@ -173,6 +211,9 @@ func openPortAudio(name string, cb func([]float32)) (inputStream, float64, error
 		return nil, 0, err
 	}
 	dev, err := findInput(name)
+	if err != nil && rescanDevices() {
+		dev, err = findInput(name)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -198,7 +239,7 @@ func openPortAudio(name string, cb func([]float32)) (inputStream, float64, error
 	}
 	deviceRates.Unlock()
 	p.SampleRate = rate
-	s, err := portaudio.OpenStream(p, func(in []float32) { cb(in) })
+	s, err := openCounted(p, func(in []float32) { cb(in) })
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening %s: %w", dev.Name, err)
 	}

@@ -11,10 +11,16 @@ package engine
 import "C"
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/cgo"
 	"strings"
@@ -203,12 +209,16 @@ func (m *Model) Close() error {
 
 // Options for one transcription.
 type Options struct {
-	Language            string  // ISO code such as "en"; "" or "auto" detects
-	Translate           bool    // translate into English
-	Threads             int     // 0: one per core, at most 8
-	InitialPrompt       string  // vocabulary or style hint
-	MaxTokens           int     // tokens per 30 s window; 0: no limit
-	AudioCtx            int     // encoder context (0: full 1500 = 30 s)
+	Language      string // ISO code such as "en"; "" or "auto" detects
+	Translate     bool   // translate into English
+	Threads       int    // 0: one per core, at most 8
+	InitialPrompt string // vocabulary or style hint
+	MaxTokens     int    // tokens per 30 s window; 0: no limit
+	AudioCtx      int    // encoder context (0: full 1500 = 30 s)
+	// AudioCtxFloorMS, when set and AudioCtx is not, encodes only as much of the 30 s window
+	// as the audio needs, but never less than this: the encoder's cost falls with it, and a
+	// 10 s floor keeps accuracy (shorter contexts make the decoder hallucinate).
+	AudioCtxFloorMS     int
 	BeamSize            int     // 0 or 1: greedy
 	NoSpeechThreshold   float32 // 0: whisper.cpp's default
 	CarryContext        bool    // feed earlier windows' text into later ones (off: avoids loops)
@@ -242,6 +252,25 @@ type Result struct {
 	Device   string
 }
 
+// TrimmedAudioCtx is the encoder context for samples of 16 kHz audio: the audio's length
+// (at least floorMS), in encoder frames (1500 per 30 s), rounded up to a multiple of 64 so
+// the matrix shapes stay friendly to the backends. Audio longer than the window gets it all.
+func TrimmedAudioCtx(samples, floorMS, full int) int {
+	ms := max(samples*1000/SampleRate, floorMS)
+	n := (ms*full + 29999) / 30000
+	n = (n + 63) / 64 * 64
+	return min(n, full)
+}
+
+// Languages are the codes Whisper knows ("en", "zh", …), in its order.
+var Languages = func() []string {
+	var langs []string
+	for i := 0; i <= int(C.whisper_lang_max_id()); i++ {
+		langs = append(langs, C.GoString(C.whisper_lang_str(C.int(i))))
+	}
+	return langs
+}()
+
 // minSamples pads short takes: whisper.cpp skips input under one second.
 const minSamples = SampleRate * 11 / 10
 
@@ -264,14 +293,15 @@ func (m *Model) Transcribe(ctx context.Context, pcm []float32, opts Options) (Re
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	duration := time.Duration(len(pcm)) * time.Second / SampleRate
+	samples := len(pcm)
+	duration := time.Duration(samples) * time.Second / SampleRate
 	if len(pcm) < minSamples {
 		padded := make([]float32, minSamples)
 		copy(padded, pcm)
 		pcm = padded
 	}
 
-	params, err := m.params(opts)
+	params, err := m.params(opts, samples)
 	if err != nil {
 		return Result{}, err
 	}
@@ -359,7 +389,7 @@ func (m *Model) Transcribe(ctx context.Context, pcm []float32, opts Options) (Re
 // params builds whisper_full parameters. Defaults suit dictation with distilled models:
 // greedy, no temperature fallback (random or confused windows then end at MaxTokens instead
 // of re-decoding), and no text carried between windows, which avoids repetition loops.
-func (m *Model) params(opts Options) (*C.struct_whisper_full_params, error) {
+func (m *Model) params(opts Options, samples int) (*C.struct_whisper_full_params, error) {
 	p := C.dictate_params_new(C.int(opts.BeamSize))
 	bp := (*whisper.Params)(unsafe.Pointer(p))
 	fail := func(err error) (*C.struct_whisper_full_params, error) {
@@ -395,7 +425,7 @@ func (m *Model) params(opts Options) (*C.struct_whisper_full_params, error) {
 	bp.SetTranslate(opts.Translate)
 	threads := opts.Threads
 	if threads <= 0 {
-		threads = min(runtime.NumCPU(), 8)
+		threads = DefaultThreads()
 	}
 	bp.SetThreads(threads)
 	bp.SetNoContext(!opts.CarryContext)
@@ -404,6 +434,8 @@ func (m *Model) params(opts Options) (*C.struct_whisper_full_params, error) {
 	}
 	if opts.AudioCtx > 0 {
 		bp.SetAudioCtx(min(opts.AudioCtx, m.info.Arch.NAudioCtx))
+	} else if opts.AudioCtxFloorMS > 0 && samples > 0 {
+		bp.SetAudioCtx(TrimmedAudioCtx(samples, opts.AudioCtxFloorMS, m.info.Arch.NAudioCtx))
 	}
 	if !opts.TemperatureFallback {
 		bp.SetTemperatureFallback(-1)
@@ -498,4 +530,237 @@ func dictateLog(level C.int, text *C.char) {
 		}
 		logLine.buf.Reset()
 	}
+}
+
+// DefaultThreads is one thread per physical core (hyper-threads share a core's matrix
+// units, so a second thread per core slows ggml down), at most 8: beyond that whisper.cpp's
+// encoder gains little and the desktop stutters.
+var DefaultThreads = sync.OnceValue(func() int { return min(physicalCores(), 8) })
+
+// physicalCores counts distinct (package, core) pairs in /proc/cpuinfo, where there is one
+// (Linux), and falls back to the logical CPU count.
+func physicalCores() int {
+	n := runtime.NumCPU()
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return n
+	}
+	cores := map[[2]string]bool{}
+	var pkg string
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(key) {
+		case "physical id":
+			pkg = strings.TrimSpace(value)
+		case "core id":
+			cores[[2]string{pkg, strings.TrimSpace(value)}] = true
+		}
+	}
+	if len(cores) == 0 || len(cores) > n {
+		return n // no topology given (some VMs, ARM), or affinity limits us further
+	}
+	return len(cores)
+}
+
+// Quantize writes a copy of the f16 or f32 model at src to dst with its weight matrices
+// in type to (Q8_0, Q5_0, Q5_1, Q4_0), using ggml's own quantisers the way whisper.cpp's
+// quantize tool does: biases, norms and positional embeddings stay f32, the convolutions
+// f16. Distil-Whisper publishes only f16/f32 ggml files; q8_0 halves the size and speeds
+// up the CPU path. progress gets the fraction of tensor bytes done.
+func Quantize(ctx context.Context, src, dst string, to FileType, progress func(float64)) (ModelInfo, error) {
+	info, err := ValidateModelFile(src)
+	if err != nil {
+		return info, err
+	}
+	qtype, ok := ftypeWeights[int32(to)]
+	if !ok || to == F32 || to == F16 {
+		return info, fmt.Errorf("cannot quantise to %v (want q8_0, q5_0, q5_1 or q4_0)", to)
+	}
+	from := FileType(info.FType % 1000)
+	if from != F16 && from != F32 {
+		return info, fmt.Errorf("%s is already quantised (%s); start from the f16 or f32 file", src, info.WeightType)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return info, err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".quantize-*.bin")
+	if err != nil {
+		return info, err
+	}
+	defer os.Remove(tmp.Name())
+	r := bufio.NewReaderSize(in, 1<<20)
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	if err := quantizeStream(ctx, r, w, info, qtype, int32(to), progress); err != nil {
+		tmp.Close()
+		return info, err
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return info, err
+	}
+	if err := tmp.Close(); err != nil {
+		return info, err
+	}
+	if _, err := ValidateModelFile(tmp.Name()); err != nil {
+		return info, fmt.Errorf("quantised file failed its check: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return info, err
+	}
+	return ValidateModelFile(dst)
+}
+
+func quantizeStream(ctx context.Context, r io.Reader, w io.Writer, info ModelInfo, qtype ggmlType, ftype int32, progress func(float64)) error {
+	i32 := func() (int32, error) {
+		var v int32
+		err := binary.Read(r, binary.LittleEndian, &v)
+		return v, err
+	}
+	put := func(v int32) error { return binary.Write(w, binary.LittleEndian, v) }
+	copyN := func(n int64) error { _, err := io.CopyN(w, r, n); return err }
+	// magic and hyper-parameters, with the new ftype last
+	if err := copyN(4 + 10*4); err != nil {
+		return err
+	}
+	if _, err := i32(); err != nil {
+		return err
+	}
+	if err := put(ftype); err != nil {
+		return err
+	}
+	nMel, _ := i32()
+	nFFT, err := i32()
+	if err != nil {
+		return err
+	}
+	put(nMel)
+	put(nFFT)
+	if err := copyN(int64(nMel) * int64(nFFT) * 4); err != nil {
+		return err
+	}
+	nWords, err := i32()
+	if err != nil {
+		return err
+	}
+	put(nWords)
+	for range nWords {
+		n, err := i32()
+		if err != nil {
+			return err
+		}
+		put(n)
+		if err := copyN(int64(n)); err != nil {
+			return err
+		}
+	}
+	_, specs := expectedTensors(info.Arch)
+	total, done := float64(info.Size), 0.0
+	for {
+		nDims, err := i32()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		nameLen, _ := i32()
+		ttype, err := i32()
+		if err != nil {
+			return err
+		}
+		shape := make([]int64, nDims)
+		for i := range shape {
+			d, err := i32()
+			if err != nil {
+				return err
+			}
+			shape[i] = int64(d)
+		}
+		name := make([]byte, nameLen)
+		if _, err := io.ReadFull(r, name); err != nil {
+			return err
+		}
+		size, err := tensorBytes(ggmlType(ttype), shape)
+		if err != nil {
+			return err
+		}
+		data := make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return err
+		}
+		outType := ggmlType(ttype)
+		switch kind := specs[string(name)].kind; {
+		case kind == kindWeight:
+			outType = qtype
+			if data, err = quantizeTensor(data, ggmlType(ttype), qtype, shape); err != nil {
+				return fmt.Errorf("tensor %s: %w", name, err)
+			}
+		case kind == kindConv && ggmlType(ttype) == typeF32:
+			outType = typeF16 // whisper.cpp keeps convolutions in f16 in quantised models
+			data = f32ToF16(data)
+		}
+		put(nDims)
+		put(nameLen)
+		put(int32(outType))
+		for _, d := range shape {
+			put(int32(d))
+		}
+		w.Write(name)
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		done += float64(size)
+		if progress != nil {
+			progress(min(1, done/total))
+		}
+	}
+}
+
+func quantizeTensor(data []byte, from, to ggmlType, shape []int64) ([]byte, error) {
+	perRow := shape[0]
+	rows := int64(1)
+	for _, d := range shape[1:] {
+		rows *= d
+	}
+	layout := typeLayouts[to]
+	if perRow%layout.blockElems != 0 {
+		return nil, fmt.Errorf("rows of %d values do not split into %s blocks of %d", perRow, layout.name, layout.blockElems)
+	}
+	n := perRow * rows
+	f32 := make([]float32, n)
+	switch from {
+	case typeF32:
+		for i := range f32 {
+			f32[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+	case typeF16:
+		C.dictate_f16_to_f32((*C.uint16_t)(unsafe.Pointer(&data[0])), (*C.float)(unsafe.Pointer(&f32[0])), C.int64_t(n))
+	default:
+		return nil, fmt.Errorf("source type %d", from)
+	}
+	out := make([]byte, n/layout.blockElems*layout.blockBytes)
+	written := C.dictate_quantize_rows(C.int(to), (*C.float)(unsafe.Pointer(&f32[0])), unsafe.Pointer(&out[0]), C.int64_t(rows), C.int64_t(perRow))
+	if int64(written) != int64(len(out)) {
+		return nil, fmt.Errorf("ggml wrote %d bytes, want %d", written, len(out))
+	}
+	return out, nil
+}
+
+func f32ToF16(data []byte) []byte {
+	n := len(data) / 4
+	f32 := make([]float32, n)
+	for i := range f32 {
+		f32[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	out := make([]byte, 2*n)
+	C.dictate_f32_to_f16((*C.float)(unsafe.Pointer(&f32[0])), (*C.uint16_t)(unsafe.Pointer(&out[0])), C.int64_t(n))
+	return out
 }

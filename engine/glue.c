@@ -139,3 +139,16 @@ int dictate_full(struct whisper_context * ctx, struct whisper_full_params * p, c
 }
 
 void dictate_job_cancel(dictate_job * job) { __atomic_store_n(&job->cancel, 1, __ATOMIC_RELAXED); }
+
+size_t dictate_quantize_rows(int type, const float * src, void * dst, int64_t nrows, int64_t n_per_row) {
+    ggml_quantize_init((enum ggml_type) type);
+    return ggml_quantize_chunk((enum ggml_type) type, src, dst, 0, nrows, n_per_row, NULL);
+}
+
+void dictate_f16_to_f32(const uint16_t * src, float * dst, int64_t n) {
+    ggml_fp16_to_fp32_row((const ggml_fp16_t *) src, dst, n);
+}
+
+void dictate_f32_to_f16(const float * src, uint16_t * dst, int64_t n) {
+    ggml_fp32_to_fp16_row(src, (ggml_fp16_t *) dst, n);
+}

@@ -43,4 +43,9 @@ int  dictate_full(struct whisper_context * ctx, struct whisper_full_params * p, 
 void dictate_job_cancel(dictate_job * job);
 int64_t dictate_now_us(void);
 
+// Model conversion: ggml's row quantisers and f16 conversions.
+size_t dictate_quantize_rows(int type, const float * src, void * dst, int64_t nrows, int64_t n_per_row);
+void dictate_f16_to_f32(const uint16_t * src, float * dst, int64_t n);
+void dictate_f32_to_f16(const float * src, uint16_t * dst, int64_t n);
+
 #endif

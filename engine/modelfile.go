@@ -141,13 +141,28 @@ var ftypeWeights = map[int32]ggmlType{
 	10: typeQ2K, 11: typeQ3K, 12: typeQ4K, 13: typeQ5K, 14: typeQ6K,
 }
 
-// FileType names a weight type that the generator can write.
+// FileType is a model file's weight type (its ftype): the generator writes F32 and F16,
+// Quantize the others.
 type FileType int32
 
 const (
-	F32 FileType = 0
-	F16 FileType = 1
+	F32  FileType = 0
+	F16  FileType = 1
+	Q4_0 FileType = 2
+	Q8_0 FileType = 7
+	Q5_0 FileType = 8
+	Q5_1 FileType = 9
 )
+
+// ParseFileType reads "f16", "q8_0", ….
+func ParseFileType(s string) (FileType, error) {
+	for _, f := range []FileType{F32, F16, Q4_0, Q8_0, Q5_0, Q5_1} {
+		if f.String() == strings.ToLower(s) {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown model type %q (want f32, f16, q8_0, q5_0, q5_1 or q4_0)", s)
+}
 
 func (f FileType) String() string { return typeLayouts[ftypeWeights[int32(f)]].name }
 

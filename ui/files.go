@@ -2,12 +2,15 @@ package ui
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/dictate-app/dictate/app"
@@ -26,7 +29,8 @@ type FileJob struct {
 // FilesPanel transcribes dropped files one at a time; a broken file shows its error and
 // the rest of the queue goes on.
 type FilesPanel struct {
-	ctl     Controller
+	ctl     FileController
+	win     fyne.Window // parent of the save dialog
 	mu      sync.Mutex
 	jobs    []*FileJob
 	wake    chan struct{}
@@ -38,16 +42,22 @@ type FilesPanel struct {
 	ended   chan struct{} // closed when the worker has returned
 }
 
+// FileController is what the Files panel needs (app.Desktop provides it).
+type FileController interface {
+	TranscribeFile(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
+	CopyText(text string) error
+}
+
 // NewFilesPanel makes the panel; its worker starts with the first file.
-func NewFilesPanel(ctl Controller) *FilesPanel {
-	p := &FilesPanel{ctl: ctl, wake: make(chan struct{}, 1), ended: make(chan struct{})}
+func NewFilesPanel(ctl FileController, win fyne.Window) *FilesPanel {
+	p := &FilesPanel{ctl: ctl, win: win, wake: make(chan struct{}, 1), ended: make(chan struct{})}
 	p.Formats = widget.NewSelect(app.Formats, nil)
 	p.Formats.SetSelected("srt")
 	p.List = widget.NewList(
 		func() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.jobs) },
 		func() fyne.CanvasObject {
 			return container.NewVBox(widget.NewLabel(""), widget.NewProgressBar(),
-				container.NewHBox(widget.NewButton("Cancel", nil), widget.NewButton("Copy all", nil), widget.NewButton("Export", nil)))
+				container.NewHBox(widget.NewButton("Cancel", nil), widget.NewButton("Copy all", nil), widget.NewButton("Export…", nil)))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			p.mu.Lock()
@@ -64,7 +74,7 @@ func NewFilesPanel(ctl Controller) *FilesPanel {
 					ctl.CopyText(j.Transcript.Text())
 				}
 			}
-			buttons[2].(*widget.Button).OnTapped = func() { p.Export(job, p.Formats.Selected) }
+			buttons[2].(*widget.Button).OnTapped = func() { p.ShowExportDialog(job, p.Formats.Selected) }
 			// Cancel while queued or running; Copy all and Export once there is a transcript.
 			running := j.Transcript == nil && j.cancel != nil
 			for i, b := range buttons {
@@ -214,6 +224,42 @@ func (p *FilesPanel) Cancel(job *FileJob) {
 		cancel()
 	}
 	p.refresh()
+}
+
+// ShowExportDialog asks where to save the transcript, starting next to the audio file
+// with its name and the format's extension.
+func (p *FilesPanel) ShowExportDialog(job *FileJob, format string) *dialog.FileDialog {
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return // cancelled
+		}
+		if err := p.ExportTo(job, format, w); err != nil {
+			dialog.ShowError(err, p.win)
+		}
+	}, p.win)
+	out := exportName(job.Path, format)
+	d.SetFileName(filepath.Base(out))
+	if dir, err := storage.ListerForURI(storage.NewFileURI(filepath.Dir(out))); err == nil {
+		d.SetLocation(dir)
+	}
+	d.Show()
+	return d
+}
+
+// ExportTo writes the transcript in format to w and closes it.
+func (p *FilesPanel) ExportTo(job *FileJob, format string, w io.WriteCloser) error {
+	p.mu.Lock()
+	tr := job.Transcript
+	p.mu.Unlock()
+	if tr == nil {
+		w.Close()
+		return os.ErrNotExist
+	}
+	if err := app.WriteTranscript(w, format, *tr); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // Export writes the transcript next to the audio file (NAME.FORMAT) and returns its path.

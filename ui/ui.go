@@ -17,17 +17,24 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/dictate-app/dictate/app"
+	"github.com/dictate-app/dictate/app/models"
 	"github.com/dictate-app/dictate/assets"
 )
 
 // Controller is what the window needs from the app (app.Desktop provides it).
 type Controller interface {
+	SettingsController
 	Toggle()
+	QuickToggle()
 	Subscribe() (<-chan app.Event, func())
 	History(n int) []app.TakeRecord
 	Status() string
+	Notices() []string
 	TranscribeFile(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
 	CopyText(text string) error
+	NeedsModel() bool
+	Recommended() (name, size string)
+	DownloadModel(ctx context.Context, name string, progress func(models.Progress)) error
 }
 
 // AppID is the application's identity (FyneApp.toml holds the same).
@@ -38,7 +45,10 @@ func Run(ctx context.Context, ctl Controller) error {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := NewMainWindow(a, ctl)
-	w.win.Show()
+	// Start minimised only where the tray can bring the window back.
+	if !ctl.Settings().StartMinimised || w.trayMenu == nil || ctl.NeedsModel() {
+		w.win.Show()
+	}
 	stop := w.Follow(ctl)
 	defer stop()
 	go func() {
@@ -46,29 +56,33 @@ func Run(ctx context.Context, ctl Controller) error {
 		fyne.Do(a.Quit)
 	}()
 	a.Run()
-	w.Files.Close()
+	w.Close()
 	return nil
 }
 
 // MainWindow is the "Dictate" window: state, level meter, last transcript, history,
 // model and device, and the Files tab for dropped audio files.
 type MainWindow struct {
-	app     fyne.App
-	win     fyne.Window
-	ctl     Controller
-	State   *widget.Label
-	Level   *widget.ProgressBar
-	Toggle  *widget.Button
-	Last    *widget.Label
-	Copy    *widget.Button
-	Model   *widget.Label
-	History *widget.List
-	Files   *FilesPanel
-	Tabs    *container.AppTabs
+	app      fyne.App
+	win      fyne.Window
+	ctl      Controller
+	State    *widget.Label
+	Level    *widget.ProgressBar
+	Toggle   *widget.Button
+	Last     *widget.Label
+	Copy     *widget.Button
+	Model    *widget.Label
+	History  *widget.List
+	Files    *FilesPanel
+	Settings *SettingsScreen
+	Setup    *FirstRun
+	Tabs     *container.AppTabs
 
-	mu      sync.Mutex
-	records []app.TakeRecord
-	tray    *fyne.MenuItem
+	mu       sync.Mutex
+	records  []app.TakeRecord
+	state    app.State
+	trayMenu *fyne.Menu // nil without a system tray
+	bg       sync.WaitGroup
 }
 
 // NewMainWindow builds the window (not shown yet).
@@ -99,17 +113,43 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 			row.Objects[0].(*widget.Label).SetText(historyLine(r))
 			row.Objects[1].(*widget.Button).OnTapped = func() { m.onCopy(r.Text) }
 		})
-	m.Files = NewFilesPanel(ctl)
+	m.Files = NewFilesPanel(ctl, m.win)
+	m.Settings = NewSettingsScreen(ctl)
+	m.Setup = NewFirstRun(ctl, m.modelReady)
+	if !ctl.NeedsModel() {
+		m.Setup.Box.Hide()
+	}
 	dictation := container.NewBorder(
-		container.NewVBox(container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level,
+		container.NewVBox(m.Setup.Box, container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level,
 			container.NewBorder(nil, nil, nil, m.Copy, m.Last), widget.NewSeparator()),
 		m.Model, nil, nil, m.History)
-	m.Tabs = container.NewAppTabs(container.NewTabItem("Dictation", dictation), container.NewTabItem("Files", m.Files.Content()))
+	m.Tabs = container.NewAppTabs(container.NewTabItem("Dictation", dictation), container.NewTabItem("Files", m.Files.Content()),
+		container.NewTabItem("Settings", m.Settings.Content()))
 	m.win.SetContent(m.Tabs)
-	m.win.Resize(fyne.NewSize(560, 480))
+	m.win.Resize(fyne.NewSize(600, 560))
 	m.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { m.Drop(uris) })
+	if notices := ctl.Notices(); len(notices) > 0 {
+		m.State.SetText(strings.Join(notices, " "))
+	}
 	m.setupTray()
 	return m
+}
+
+// modelReady follows a first-run download: the model is in use now.
+func (m *MainWindow) modelReady() {
+	m.Setup.Box.Hide()
+	m.Model.SetText(m.ctl.Status())
+	m.Settings.Reload()
+	m.State.SetText("Ready: hold the hotkey and speak.")
+	m.refreshTray()
+}
+
+// Close ends the window's background work (file jobs, microphone test, downloads).
+func (m *MainWindow) Close() {
+	m.bg.Wait()
+	m.Files.Close()
+	m.Settings.Close()
+	m.Setup.Close()
 }
 
 // Drop queues dropped files for transcription and shows the Files tab.
@@ -147,19 +187,89 @@ func (m *MainWindow) setupTray() {
 	if !ok {
 		return
 	}
-	desk.SetSystemTrayIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	m.tray = fyne.NewMenuItem("Start dictation", m.ctl.Toggle)
-	desk.SetSystemTrayMenu(fyne.NewMenu("Dictate",
-		m.tray,
-		fyne.NewMenuItem("Open window", func() { m.win.Show(); m.win.RequestFocus() }),
-	))
+	m.trayMenu = fyne.NewMenu("Dictate")
+	m.refreshTray()
+	desk.SetSystemTrayIcon(trayIcon(false))
 	m.win.SetCloseIntercept(m.win.Hide)
+}
+
+// TrayMenu builds the tray menu for the current state: Quick transcribe, Start/Stop
+// dictation, Open window, Model ▸ (the installed models, the one in use checked), Quit.
+func (m *MainWindow) TrayMenu() *fyne.Menu {
+	m.mu.Lock()
+	recording := m.state == app.Recording
+	m.mu.Unlock()
+	quick, dictation := "Quick transcribe", "Start dictation"
+	if recording {
+		quick, dictation = "Stop quick transcribe", "Stop dictation"
+	}
+	var modelItems []*fyne.MenuItem
+	list, err := m.ctl.Models()
+	for _, c := range list {
+		name := c.Name
+		item := fyne.NewMenuItem(fmt.Sprintf("%s (%s)", c.Name, c.Size), func() { m.switchModel(name) })
+		item.Checked = c.Current
+		modelItems = append(modelItems, item)
+	}
+	if err != nil || len(modelItems) == 0 {
+		none := fyne.NewMenuItem("No models installed", nil)
+		none.Disabled = true
+		modelItems = append(modelItems, none)
+	}
+	modelMenu := fyne.NewMenuItem("Model", nil)
+	modelMenu.ChildMenu = fyne.NewMenu("Model", modelItems...)
+	quit := fyne.NewMenuItem("Quit", m.app.Quit)
+	quit.IsQuit = true
+	return fyne.NewMenu("Dictate",
+		fyne.NewMenuItem(quick, m.ctl.QuickToggle),
+		fyne.NewMenuItem(dictation, m.ctl.Toggle),
+		fyne.NewMenuItem("Open window", func() { m.win.Show(); m.win.RequestFocus() }),
+		fyne.NewMenuItemSeparator(),
+		modelMenu,
+		fyne.NewMenuItemSeparator(),
+		quit,
+	)
+}
+
+// refreshTray rebuilds the tray menu (Fyne thread).
+func (m *MainWindow) refreshTray() {
+	desk, ok := m.app.(desktop.App)
+	if !ok || m.trayMenu == nil {
+		return
+	}
+	fresh := m.TrayMenu()
+	m.trayMenu.Items = fresh.Items
+	desk.SetSystemTrayMenu(m.trayMenu)
+}
+
+// switchModel loads another installed model in the background (it can take seconds).
+func (m *MainWindow) switchModel(name string) {
+	m.State.SetText("Loading " + name + "…")
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		err := m.ctl.UseModel(name)
+		fyne.Do(func() {
+			if err != nil {
+				m.State.SetText("Model: " + err.Error())
+			} else {
+				m.State.SetText("Using " + name + ".")
+			}
+			m.Model.SetText(m.ctl.Status())
+			m.Settings.Reload()
+			m.refreshTray()
+		})
+	}()
 }
 
 // Apply shows one event (call on the Fyne thread).
 func (m *MainWindow) Apply(e app.Event) {
 	switch e.Kind {
 	case app.EventState:
+		m.mu.Lock()
+		changed := (m.state == app.Recording) != (e.State == app.Recording)
+		m.state = e.State
+		m.mu.Unlock()
 		m.State.SetText(stateText(e.State))
 		label := "Start dictation"
 		if e.State == app.Recording {
@@ -170,8 +280,11 @@ func (m *MainWindow) Apply(e app.Event) {
 			m.Level.Hide()
 		}
 		m.Toggle.SetText(label)
-		if m.tray != nil {
-			m.tray.Label = label
+		if changed {
+			m.refreshTray()
+			if desk, ok := m.app.(desktop.App); ok && m.trayMenu != nil {
+				desk.SetSystemTrayIcon(trayIcon(e.State == app.Recording))
+			}
 		}
 	case app.EventLevel:
 		// RMS of speech is about 0.01–0.3: show it on a log scale.
@@ -185,6 +298,9 @@ func (m *MainWindow) Apply(e app.Event) {
 		if r.Text != "" {
 			m.Last.SetText(r.Text)
 			m.Copy.Enable()
+		}
+		if r.Output == "clipboard" && r.Inserted != "" {
+			m.app.SendNotification(fyne.NewNotification("Copied to the clipboard", r.Text))
 		}
 	case app.EventError:
 		m.State.SetText("Error: " + e.Err.Error())

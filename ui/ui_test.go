@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,27 +16,41 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/dictate-app/dictate/app"
+	"github.com/dictate-app/dictate/app/models"
 	"github.com/dictate-app/dictate/engine"
 	"github.com/dictate-app/dictate/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// fakeController stands in for app.Desktop in the screen tests; TestFilesWithRealEngine
-// and the Xvfb test use the real engine.
+// fakeController stands in for app.Desktop in the screen tests; TestFilesWithRealEngine,
+// app's desktop e2e test and the Xvfb test use the real parts.
 type fakeController struct {
-	mu       sync.Mutex
-	toggles  int
-	copied   []string
-	history  []app.TakeRecord
-	events   chan app.Event
-	transcri func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
+	mu         sync.Mutex
+	toggles    int
+	quick      int
+	copied     []string
+	history    []app.TakeRecord
+	events     chan app.Event
+	transcri   func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
+	settings   app.Settings
+	applied    []app.Settings
+	applyErr   error
+	models     []app.ModelChoice
+	used       []string
+	needsModel bool
+	downloaded []string
+	devices    []string
+	tested     []string
+	leveled    chan struct{} // closed once TestDevice reported a level
 }
 
 func (f *fakeController) Toggle()                               { f.mu.Lock(); f.toggles++; f.mu.Unlock() }
+func (f *fakeController) QuickToggle()                          { f.mu.Lock(); f.quick++; f.mu.Unlock() }
 func (f *fakeController) Subscribe() (<-chan app.Event, func()) { return f.events, func() {} }
 func (f *fakeController) History(n int) []app.TakeRecord        { return f.history }
 func (f *fakeController) Status() string                        { return "distil-small.en · CPU (test) · hotkey F9" }
+func (f *fakeController) Notices() []string                     { return nil }
 func (f *fakeController) CopyText(s string) error {
 	f.mu.Lock()
 	f.copied = append(f.copied, s)
@@ -45,17 +60,68 @@ func (f *fakeController) CopyText(s string) error {
 func (f *fakeController) TranscribeFile(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
 	return f.transcri(ctx, path, progress)
 }
+func (f *fakeController) Settings() app.Settings { f.mu.Lock(); defer f.mu.Unlock(); return f.settings }
+func (f *fakeController) ApplySettings(s app.Settings) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.applyErr != nil {
+		return f.applyErr
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	f.applied = append(f.applied, s)
+	f.settings = s
+	return nil
+}
+func (f *fakeController) Models() ([]app.ModelChoice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.models), nil
+}
+func (f *fakeController) UseModel(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.used = append(f.used, name)
+	for i := range f.models {
+		f.models[i].Current = f.models[i].Name == name
+	}
+	return nil
+}
+func (f *fakeController) InputDevices() ([]string, error) { return f.devices, nil }
+func (f *fakeController) TestDevice(ctx context.Context, name string, level func(float32)) error {
+	f.mu.Lock()
+	f.tested = append(f.tested, name)
+	f.mu.Unlock()
+	level(0.1)
+	close(f.leveled)
+	<-ctx.Done()
+	return nil
+}
+func (f *fakeController) NeedsModel() bool                 { f.mu.Lock(); defer f.mu.Unlock(); return f.needsModel }
+func (f *fakeController) Recommended() (name, size string) { return "distil-small.en", "166 MB" }
+func (f *fakeController) DownloadModel(ctx context.Context, name string, progress func(models.Progress)) error {
+	progress(models.Progress{Name: name, Done: 50, Total: 100})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downloaded = append(f.downloaded, name)
+	f.needsModel = false
+	return nil
+}
 
 func newFake() *fakeController {
 	return &fakeController{events: make(chan app.Event, 16), history: []app.TakeRecord{
-		{Time: time.Now(), Text: "earlier take"}, {Time: time.Now(), Dropped: "silence"}}}
+		{Time: time.Now(), Text: "earlier take"}, {Time: time.Now(), Dropped: "silence"}},
+		settings: app.DefaultSettings(),
+		models:   []app.ModelChoice{{Name: "distil-small.en", Size: "166 MB", Current: true}, {Name: "tiny.en", Size: "75 MB"}},
+		devices:  []string{"USB Mic", "Webcam"}, leveled: make(chan struct{})}
 }
 
 func TestMainWindowFollowsTheFlow(t *testing.T) {
 	a := test.NewTempApp(t)
 	ctl := newFake()
 	m := NewMainWindow(a, ctl)
-	t.Cleanup(m.Files.Close)
+	t.Cleanup(m.Close)
 	if m.Window().Title() != "Dictate" || !strings.Contains(m.Model.Text, "distil-small.en · CPU") {
 		t.Fatalf("title %q, model %q", m.Window().Title(), m.Model.Text)
 	}
@@ -126,7 +192,7 @@ func TestFilesWithRealEngine(t *testing.T) {
 		return app.TranscribeFile(ctx, model, path, engine.Options{MaxTokens: 5}, func(p app.FileProgress) { progress(p.Fraction) })
 	}
 	m := NewMainWindow(a, ctl)
-	t.Cleanup(m.Files.Close)
+	t.Cleanup(m.Close)
 	dir := t.TempDir()
 	good := testenv.Speak(t, dir, "Drag and drop this file.")
 	broken := filepath.Join(dir, "broken.wav")
@@ -174,7 +240,7 @@ func TestFilesCancel(t *testing.T) {
 		return app.Transcript{}, ctx.Err()
 	}
 	m := NewMainWindow(a, ctl)
-	t.Cleanup(m.Files.Close)
+	t.Cleanup(m.Close)
 	m.Files.Add("/tmp/long.wav")
 	m.Files.Add("/tmp/queued.wav")
 	<-started

@@ -20,10 +20,15 @@ var DefaultTerminalClasses = []string{"xterm", "uxterm", "urxvt", "rxvt", "kitty
 	"konsole", "org.kde.konsole", "terminator", "tilix", "xfce4-terminal", "st", "st-256color", "terminology", "ghostty",
 	"com.mitchellh.ghostty", "qterminal", "lxterminal", "mate-terminal", "sakura", "guake", "tilda", "yakuake"}
 
+// PasteChords are the paste keys one can choose: auto is Cmd+V on macOS, Ctrl+Shift+V in
+// terminals, else Ctrl+V.
+var PasteChords = []string{"auto", "ctrl+v", "ctrl+shift+v", "shift+insert"}
+
 // Config chooses how text goes out.
 type Config struct {
 	Mode            string        // "type" or "paste"
 	TerminalClasses []string      // default DefaultTerminalClasses
+	PasteChord      string        // one of PasteChords; "" or "auto" picks per window
 	RestoreDelay    time.Duration // paste: how long the pasted text stays on the clipboard (default 500 ms)
 	// TypeDelay is the pause after each typed character (default 3 ms; robotgo's 10 ms made
 	// a sentence take over a second). Raise it for applications that drop characters.
@@ -49,6 +54,13 @@ func New(cfg Config) (*Inserter, error) {
 		}
 	default:
 		return nil, fmt.Errorf("unknown output mode %q (want type or paste)", cfg.Mode)
+	}
+	switch cfg.PasteChord {
+	case "":
+		cfg.PasteChord = "auto"
+	case "auto", "ctrl+v", "ctrl+shift+v", "shift+insert":
+	default:
+		return nil, fmt.Errorf("unknown paste chord %q (want one of %s)", cfg.PasteChord, strings.Join(PasteChords, ", "))
 	}
 	if cfg.TerminalClasses == nil {
 		cfg.TerminalClasses = DefaultTerminalClasses
@@ -109,9 +121,17 @@ func typeText(text string) error {
 	return nil
 }
 
-// PasteChord returns the keys that paste into a window with the given WM_CLASS names:
-// Cmd+V on macOS, Ctrl+Shift+V in terminals, else Ctrl+V.
+// PasteChord returns the keys that paste into a window with the given WM_CLASS names: the
+// chosen chord, or for auto Cmd+V on macOS, Ctrl+Shift+V in terminals, else Ctrl+V.
 func (i *Inserter) PasteChord(classes ...string) (key string, mods []any) {
+	switch i.cfg.PasteChord {
+	case "ctrl+v":
+		return "v", []any{"ctrl"}
+	case "ctrl+shift+v":
+		return "v", []any{"ctrl", "shift"}
+	case "shift+insert":
+		return "insert", []any{"shift"}
+	}
 	if runtime.GOOS == "darwin" {
 		return "v", []any{"cmd"}
 	}

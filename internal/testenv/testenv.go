@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/adrg/xdg"
+
 	"github.com/dictate-app/dictate/engine"
 )
 
@@ -88,9 +90,20 @@ func Model(t testing.TB, preset string) string {
 
 // Main runs a package's tests, then stops the test hosts and removes generated models:
 // func TestMain(m *testing.M) { testenv.Main(m) }.
+// Tests get their own XDG directories, so settings, history and models of the user's (or
+// of other test packages) are never read or written.
 func Main(m *testing.M) {
+	home, err := os.MkdirTemp("", "dictate-home-")
+	if err != nil {
+		panic(err)
+	}
+	for _, v := range []string{"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"} {
+		os.Setenv(v, filepath.Join(home, v))
+	}
+	xdg.Reload()
 	code := m.Run()
 	Cleanup()
+	os.RemoveAll(home)
 	os.Exit(code)
 }
 

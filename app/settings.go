@@ -1,0 +1,286 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/adrg/xdg"
+
+	"github.com/dictate-app/dictate/app/hotkey"
+	"github.com/dictate-app/dictate/app/textout"
+	"github.com/dictate-app/dictate/engine"
+)
+
+// Settings are what the user chooses in the Settings screen, persisted as TOML. The model
+// is not here: the model manager keeps the default model.
+type Settings struct {
+	Hotkey          string        `toml:"hotkey"`
+	Mode            string        `toml:"mode"`   // hold, toggle, auto
+	Device          string        `toml:"device"` // microphone name; "" is the system default
+	Language        string        `toml:"language"`
+	Translate       bool          `toml:"translate"`
+	Output          string        `toml:"output"`      // type or paste
+	PasteChord      string        `toml:"paste_chord"` // see textout.PasteChords
+	TerminalClasses []string      `toml:"terminal_classes"`
+	Prompt          string        `toml:"prompt"` // names and words to expect
+	Replacements    []Replacement `toml:"replacements"`
+	TailMS          int           `toml:"tail_ms"`
+	InstantStart    bool          `toml:"instant_start"`
+	Sounds          bool          `toml:"sounds"`
+	StartMinimised  bool          `toml:"start_minimised"`
+	LaunchAtLogin   bool          `toml:"launch_at_login"`
+	GPU             bool          `toml:"gpu"`
+	Threads         int           `toml:"threads"` // 0: physical cores
+	// TrimAudioCtx encodes only as much of Whisper's 30 s window as a short take needs,
+	// never less than AudioCtxFloorS seconds.
+	TrimAudioCtx   bool    `toml:"trim_audio_ctx"`
+	AudioCtxFloorS float64 `toml:"audio_ctx_floor_s"`
+}
+
+// DefaultSettings is what a first start uses.
+func DefaultSettings() Settings {
+	return Settings{
+		Hotkey: DefaultHotkey, Mode: "hold", Language: "auto", Output: "type", PasteChord: "auto",
+		TerminalClasses: slices.Clone(textout.DefaultTerminalClasses),
+		TailMS:          300, InstantStart: true, Sounds: true, GPU: true,
+		TrimAudioCtx: true, AudioCtxFloorS: 10,
+	}
+}
+
+// DefaultSettingsPath is $XDG_CONFIG_HOME/dictate/settings.toml.
+func DefaultSettingsPath() string { return filepath.Join(xdg.ConfigHome, "dictate", "settings.toml") }
+
+// FieldError says why one setting is refused.
+type FieldError struct {
+	Field  string // the TOML key
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Each validator checks one field the way the Settings form and the file loader both need.
+var settingValidators = []struct {
+	field string
+	check func(Settings) error
+}{
+	{"hotkey", func(s Settings) error { return ValidateHotkey(s.Hotkey) }},
+	{"mode", func(s Settings) error { _, err := ParseMode(s.Mode); return err }},
+	{"language", func(s Settings) error { return ValidateLanguage(s.Language) }},
+	{"output", func(s Settings) error {
+		if s.Output != "type" && s.Output != "paste" {
+			return fmt.Errorf("%q is not an output mode (want type or paste)", s.Output)
+		}
+		return nil
+	}},
+	{"paste_chord", func(s Settings) error {
+		if !slices.Contains(textout.PasteChords, s.PasteChord) {
+			return fmt.Errorf("%q is not a paste chord (want one of %s)", s.PasteChord, strings.Join(textout.PasteChords, ", "))
+		}
+		return nil
+	}},
+	{"terminal_classes", func(s Settings) error { return ValidateTerminalClasses(s.TerminalClasses) }},
+	{"prompt", func(s Settings) error { return ValidatePrompt(s.Prompt) }},
+	{"replacements", func(s Settings) error { return ValidateReplacements(s.Replacements) }},
+	{"tail_ms", func(s Settings) error {
+		if s.TailMS < 0 || s.TailMS > 5000 {
+			return fmt.Errorf("%d ms is out of range (0 to 5000)", s.TailMS)
+		}
+		return nil
+	}},
+	{"threads", func(s Settings) error {
+		if s.Threads < 0 || s.Threads > 256 {
+			return fmt.Errorf("%d is out of range (0 for automatic, up to 256)", s.Threads)
+		}
+		return nil
+	}},
+	{"audio_ctx_floor_s", func(s Settings) error {
+		if s.AudioCtxFloorS < 1 || s.AudioCtxFloorS > 30 {
+			return fmt.Errorf("%g s is out of range (1 to 30)", s.AudioCtxFloorS)
+		}
+		return nil
+	}},
+}
+
+// Validate returns one *FieldError per refused field (joined), or nil.
+func (s Settings) Validate() error {
+	var errs []error
+	for _, v := range settingValidators {
+		if err := v.check(s); err != nil {
+			errs = append(errs, &FieldError{Field: v.field, Reason: err.Error()})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateHotkey refuses what hotkey.Parse cannot grab.
+func ValidateHotkey(spec string) error {
+	_, err := hotkey.Parse(spec)
+	return err
+}
+
+// ValidateLanguage accepts "auto" and the languages Whisper knows.
+func ValidateLanguage(lang string) error {
+	if lang == "auto" || slices.Contains(engine.Languages, lang) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a language Whisper knows (use a code such as en, de, fr, or auto)", lang)
+}
+
+// ValidateTerminalClasses wants window class names: non-empty, no spaces.
+func ValidateTerminalClasses(classes []string) error {
+	for _, c := range classes {
+		if c == "" || strings.ContainsAny(c, " \t\n,") {
+			return fmt.Errorf("%q is not a window class name (one word per class)", c)
+		}
+	}
+	return nil
+}
+
+// maxPromptRunes keeps the prompt inside Whisper's 224-token prompt budget (a token is
+// at least one character, so this is a safe bound that still allows a long word list).
+const maxPromptRunes = 800
+
+// ValidatePrompt bounds the initial prompt.
+func ValidatePrompt(p string) error {
+	if n := len([]rune(p)); n > maxPromptRunes {
+		return fmt.Errorf("%d characters is too long (Whisper reads at most about %d)", n, maxPromptRunes)
+	}
+	return nil
+}
+
+// ValidateReplacements wants each spoken phrase once and non-empty.
+func ValidateReplacements(rules []Replacement) error {
+	seen := map[string]bool{}
+	for i, r := range rules {
+		from := strings.ToLower(strings.TrimSpace(r.From))
+		if from == "" {
+			return fmt.Errorf("rule %d has no spoken words to replace", i+1)
+		}
+		if seen[from] {
+			return fmt.Errorf("%q is replaced twice", r.From)
+		}
+		seen[from] = true
+	}
+	return nil
+}
+
+// LoadSettings reads the settings file. A missing file gives the defaults. A file that
+// cannot be parsed, or holds refused values, is copied aside (nothing the user wrote is
+// lost) and the defaults stand in for what was wrong; notice then says so.
+func LoadSettings(path string) (s Settings, notice string, err error) {
+	s = DefaultSettings()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, "", nil
+	}
+	if err != nil {
+		return s, "", fmt.Errorf("settings: %w", err)
+	}
+	var parsed Settings = DefaultSettings()
+	if _, perr := toml.Decode(string(data), &parsed); perr != nil {
+		backup, berr := backupSettings(path, data)
+		if berr != nil {
+			return s, "", fmt.Errorf("settings file %s is unreadable (%v) and could not be backed up: %w", path, perr, berr)
+		}
+		return s, fmt.Sprintf("The settings file could not be read (%v). It was saved as %s; the defaults are in use.", firstLine(perr.Error()), backup), nil
+	}
+	verr := parsed.Validate()
+	if verr == nil {
+		return parsed, "", nil
+	}
+	// Keep what is valid; put the defaults back only where the file was refused.
+	def := DefaultSettings()
+	var fields []string
+	for _, v := range settingValidators {
+		if v.check(parsed) != nil {
+			resetField(&parsed, def, v.field)
+			fields = append(fields, v.field)
+		}
+	}
+	backup, berr := backupSettings(path, data)
+	if berr != nil {
+		return s, "", fmt.Errorf("settings file %s has refused values (%v) and could not be backed up: %w", path, verr, berr)
+	}
+	return parsed, fmt.Sprintf("Some settings were refused and reset to their defaults (%s): %s. The file was saved as %s.",
+		strings.Join(fields, ", "), strings.ReplaceAll(verr.Error(), "\n", "; "), backup), nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func resetField(s *Settings, def Settings, field string) {
+	switch field {
+	case "hotkey":
+		s.Hotkey = def.Hotkey
+	case "mode":
+		s.Mode = def.Mode
+	case "language":
+		s.Language = def.Language
+	case "output":
+		s.Output = def.Output
+	case "paste_chord":
+		s.PasteChord = def.PasteChord
+	case "terminal_classes":
+		s.TerminalClasses = def.TerminalClasses
+	case "prompt":
+		s.Prompt = def.Prompt
+	case "replacements":
+		s.Replacements = def.Replacements
+	case "tail_ms":
+		s.TailMS = def.TailMS
+	case "threads":
+		s.Threads = def.Threads
+	case "audio_ctx_floor_s":
+		s.AudioCtxFloorS = def.AudioCtxFloorS
+	}
+}
+
+// backupSettings copies a refused file next to itself with a timestamp.
+func backupSettings(path string, data []byte) (string, error) {
+	backup := fmt.Sprintf("%s.bad-%s", path, time.Now().Format("20060102-150405"))
+	return backup, writeFileAtomic(backup, 0o600, writeBytes(data))
+}
+
+// SaveSettings validates and writes the file atomically (readable only by the user).
+func SaveSettings(path string, s Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# Dictate settings: edit here or in the app's Settings screen.\n")
+	if err := toml.NewEncoder(&buf).Encode(s); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, 0o600, writeBytes(buf.Bytes()))
+}
+
+// SessionConfig turns settings into what a session is made of (the model path and the
+// file locations come from elsewhere).
+func (s Settings) SessionConfig(modelPath string) (SessionConfig, error) {
+	if err := s.Validate(); err != nil {
+		return SessionConfig{}, err
+	}
+	spec, _ := hotkey.Parse(s.Hotkey)
+	mode, _ := ParseMode(s.Mode)
+	floor := 0
+	if s.TrimAudioCtx {
+		floor = int(s.AudioCtxFloorS * 1000)
+	}
+	return SessionConfig{
+		ModelPath: modelPath, Hotkey: spec, Mode: mode, Output: s.Output, PasteChord: s.PasteChord,
+		TerminalClasses: s.TerminalClasses, Device: s.Device, Tail: time.Duration(s.TailMS) * time.Millisecond,
+		InstantStart: s.InstantStart, GPU: s.GPU, Sounds: s.Sounds,
+		Replacements: append(slices.Clone(DefaultReplacements), s.Replacements...),
+		Engine: engine.Options{Language: s.Language, Translate: s.Translate, Threads: s.Threads, InitialPrompt: s.Prompt,
+			AudioCtxFloorMS: floor},
+	}, nil
+}

@@ -1,0 +1,394 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/dictate-app/dictate/app"
+	"github.com/dictate-app/dictate/app/textout"
+	"github.com/dictate-app/dictate/engine"
+)
+
+// SettingsController is what the Settings screen needs (app.Desktop provides it).
+type SettingsController interface {
+	Settings() app.Settings
+	ApplySettings(app.Settings) error
+	Models() ([]app.ModelChoice, error)
+	UseModel(name string) error
+	InputDevices() ([]string, error)
+	TestDevice(ctx context.Context, name string, level func(rms float32)) error
+}
+
+// defaultDevice is how the Device list names the system's default input.
+const defaultDevice = "System default"
+
+// SettingsScreen edits the settings; Apply validates, applies them live and saves them.
+type SettingsScreen struct {
+	ctl SettingsController
+
+	Hotkey         *HotkeyCapture
+	Mode           *widget.Select
+	Device         *widget.Select
+	TestMic        *widget.Button
+	Meter          *widget.ProgressBar
+	Model          *widget.Select
+	Language       *widget.SelectEntry
+	Translate      *widget.Check
+	Output         *widget.Select
+	PasteChord     *widget.Select
+	Terminals      *widget.Entry
+	Prompt         *widget.Entry
+	Replacements   *ReplacementsTable
+	Tail           *widget.Entry
+	Sounds         *widget.Check
+	StartMinimised *widget.Check
+	LaunchAtLogin  *widget.Check
+	GPU            *widget.Check
+	TrimAudioCtx   *widget.Check
+	AudioCtxFloor  *widget.Entry
+	Form           *widget.Form
+	Message        *widget.Label
+
+	mu         sync.Mutex
+	stopTest   context.CancelFunc
+	testDone   chan struct{}
+	applying   sync.WaitGroup
+	modelNames []string
+}
+
+// NewSettingsScreen builds the form filled with the current settings.
+func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
+	s := &SettingsScreen{ctl: ctl}
+	s.Message = widget.NewLabel("")
+	s.Message.Wrapping = fyne.TextWrapWord
+	s.Hotkey = NewHotkeyCapture("")
+	s.Hotkey.OnInvalid = func(reason string) { s.Message.SetText("Hotkey refused: " + reason) }
+	s.Mode = widget.NewSelect([]string{"hold", "toggle", "auto"}, nil)
+	s.Device = widget.NewSelect(nil, nil)
+	s.Meter = widget.NewProgressBar()
+	s.Meter.TextFormatter = func() string { return "" }
+	s.TestMic = widget.NewButton("Test", s.onTestMic)
+	s.Model = widget.NewSelect(nil, nil)
+	s.Language = widget.NewSelectEntry(append([]string{"auto"}, engine.Languages...))
+	s.Language.Validator = app.ValidateLanguage
+	s.Translate = widget.NewCheck("Translate into English", nil)
+	s.Output = widget.NewSelect([]string{"type", "paste"}, nil)
+	s.PasteChord = widget.NewSelect(textout.PasteChords, nil)
+	s.Terminals = widget.NewMultiLineEntry()
+	s.Terminals.Wrapping = fyne.TextWrapWord
+	s.Terminals.Validator = func(v string) error { return app.ValidateTerminalClasses(splitList(v)) }
+	s.Prompt = widget.NewMultiLineEntry()
+	s.Prompt.Wrapping = fyne.TextWrapWord
+	s.Prompt.SetPlaceHolder("Names and words to expect: Kubernetes, Grafana, Siobhán")
+	s.Prompt.Validator = app.ValidatePrompt
+	s.Replacements = NewReplacementsTable()
+	s.Tail = widget.NewEntry()
+	s.Tail.Validator = intInRange(0, 5000, "ms")
+	s.Sounds = widget.NewCheck("Play a cue when a take starts and stops", nil)
+	s.StartMinimised = widget.NewCheck("Start minimised to the tray", nil)
+	s.LaunchAtLogin = widget.NewCheck("Launch at login", nil)
+	s.GPU = widget.NewCheck("Use the GPU when there is one", nil)
+	s.TrimAudioCtx = widget.NewCheck("Encode only what a short take needs", nil)
+	s.AudioCtxFloor = widget.NewEntry()
+	s.AudioCtxFloor.Validator = func(v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 1 || f > 30 {
+			return errors.New("seconds between 1 and 30")
+		}
+		return nil
+	}
+	s.Form = &widget.Form{
+		Items: []*widget.FormItem{
+			{Text: "Hotkey", Widget: s.Hotkey, HintText: "Tap, then press the keys"},
+			{Text: "Mode", Widget: s.Mode, HintText: "hold: push to talk · toggle: press to start and stop · auto: both"},
+			{Text: "Microphone", Widget: container.NewBorder(nil, nil, nil, s.TestMic, s.Device)},
+			{Text: "Level", Widget: s.Meter},
+			{Text: "Model", Widget: s.Model},
+			{Text: "Language", Widget: s.Language, HintText: "auto, or a code: en, de, fr, …"},
+			{Text: "", Widget: s.Translate},
+			{Text: "Output", Widget: s.Output, HintText: "type: keystrokes · paste: through the clipboard"},
+			{Text: "Paste keys", Widget: s.PasteChord, HintText: "auto: Ctrl+Shift+V in terminals, else Ctrl+V"},
+			{Text: "Terminals", Widget: s.Terminals, HintText: "Window classes, comma-separated"},
+			{Text: "Vocabulary", Widget: s.Prompt, HintText: "Initial prompt"},
+			{Text: "Replacements", Widget: s.Replacements.Content()},
+			{Text: "Tail (ms)", Widget: s.Tail, HintText: "Keeps recording after release so the last word is not cut"},
+			{Text: "", Widget: s.Sounds},
+			{Text: "", Widget: s.StartMinimised},
+			{Text: "", Widget: s.LaunchAtLogin},
+			{Text: "", Widget: s.GPU},
+			{Text: "Speed", Widget: s.TrimAudioCtx},
+			{Text: "Least encoded (s)", Widget: s.AudioCtxFloor, HintText: "10 s keeps accuracy"},
+		},
+		SubmitText: "Apply",
+		OnSubmit:   func() { s.onApply() },
+		CancelText: "Revert",
+		OnCancel:   s.Reload,
+	}
+	s.Reload()
+	return s
+}
+
+func intInRange(lo, hi int, unit string) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("a whole number of %s from %d to %d", unit, lo, hi)
+		}
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Content is the screen's layout.
+func (s *SettingsScreen) Content() fyne.CanvasObject {
+	return container.NewBorder(nil, s.Message, nil, nil, container.NewVScroll(s.Form))
+}
+
+// Reload fills the form from the settings in use, the microphones and the models.
+func (s *SettingsScreen) Reload() {
+	set := s.ctl.Settings()
+	s.Hotkey.SetSpec(set.Hotkey)
+	s.Mode.SetSelected(set.Mode)
+	devices, err := s.ctl.InputDevices()
+	if err != nil {
+		s.Message.SetText("Microphones: " + err.Error())
+	}
+	options := append([]string{defaultDevice}, devices...)
+	if set.Device != "" && !slices.Contains(options, set.Device) {
+		options = append(options, set.Device) // chosen before, not plugged in now
+	}
+	s.Device.SetOptions(options)
+	s.Device.SetSelected(deviceLabel(set.Device))
+	s.reloadModels()
+	s.Language.SetText(set.Language)
+	s.Translate.SetChecked(set.Translate)
+	s.Output.SetSelected(set.Output)
+	s.PasteChord.SetSelected(set.PasteChord)
+	s.Terminals.SetText(strings.Join(set.TerminalClasses, ", "))
+	s.Prompt.SetText(set.Prompt)
+	s.Replacements.SetRules(set.Replacements)
+	s.Tail.SetText(strconv.Itoa(set.TailMS))
+	s.Sounds.SetChecked(set.Sounds)
+	s.StartMinimised.SetChecked(set.StartMinimised)
+	s.LaunchAtLogin.SetChecked(set.LaunchAtLogin)
+	s.GPU.SetChecked(set.GPU)
+	s.TrimAudioCtx.SetChecked(set.TrimAudioCtx)
+	s.AudioCtxFloor.SetText(strconv.FormatFloat(set.AudioCtxFloorS, 'g', -1, 64))
+}
+
+func deviceLabel(name string) string {
+	if name == "" {
+		return defaultDevice
+	}
+	return name
+}
+
+func (s *SettingsScreen) reloadModels() {
+	list, err := s.ctl.Models()
+	if err != nil {
+		s.Message.SetText("Models: " + err.Error())
+	}
+	var names []string
+	current := ""
+	for _, m := range list {
+		names = append(names, m.Name)
+		if m.Current {
+			current = m.Name
+		}
+	}
+	s.modelNames = names
+	s.Model.SetOptions(names)
+	s.Model.SetSelected(current)
+}
+
+// Read returns the settings the form shows; the error names the first refused field.
+func (s *SettingsScreen) Read() (app.Settings, error) {
+	set := s.ctl.Settings()
+	if err := s.Form.Validate(); err != nil {
+		return set, err
+	}
+	set.Hotkey = s.Hotkey.Spec
+	set.Mode = s.Mode.Selected
+	set.Device = s.Device.Selected
+	if set.Device == defaultDevice {
+		set.Device = ""
+	}
+	set.Language = strings.TrimSpace(s.Language.Text)
+	set.Translate = s.Translate.Checked
+	set.Output, set.PasteChord = s.Output.Selected, s.PasteChord.Selected
+	set.TerminalClasses = splitList(s.Terminals.Text)
+	set.Prompt = strings.TrimSpace(s.Prompt.Text)
+	set.Replacements = s.Replacements.Rules()
+	set.TailMS, _ = strconv.Atoi(strings.TrimSpace(s.Tail.Text))
+	set.Sounds, set.StartMinimised, set.LaunchAtLogin = s.Sounds.Checked, s.StartMinimised.Checked, s.LaunchAtLogin.Checked
+	set.GPU, set.TrimAudioCtx = s.GPU.Checked, s.TrimAudioCtx.Checked
+	set.AudioCtxFloorS, _ = strconv.ParseFloat(strings.TrimSpace(s.AudioCtxFloor.Text), 64)
+	return set, set.Validate()
+}
+
+// Apply reads the form, then applies and saves it (and switches the model if another was
+// picked). It blocks; the Apply button runs it in the background.
+func (s *SettingsScreen) Apply() error {
+	set, err := s.Read()
+	if err == nil && s.Model.Selected != "" {
+		if list, lerr := s.ctl.Models(); lerr == nil {
+			for _, m := range list {
+				if m.Name == s.Model.Selected && !m.Current {
+					err = s.ctl.UseModel(m.Name)
+				}
+			}
+		}
+	}
+	if err == nil {
+		err = s.ctl.ApplySettings(set)
+	}
+	if err != nil {
+		s.Message.SetText("Not applied: " + strings.ReplaceAll(err.Error(), "\n", "; "))
+		return err
+	}
+	s.Message.SetText("Applied and saved at " + time.Now().Format("15:04:05") + ".")
+	return nil
+}
+
+func (s *SettingsScreen) onApply() {
+	s.Message.SetText("Applying…")
+	s.applying.Add(1)
+	go func() {
+		defer s.applying.Done()
+		err := s.Apply()
+		fyne.Do(func() {
+			if err == nil {
+				s.Reload()
+			}
+		})
+	}()
+}
+
+// onTestMic shows the chosen microphone's level for five seconds.
+func (s *SettingsScreen) onTestMic() {
+	s.mu.Lock()
+	if s.stopTest != nil {
+		s.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	done := make(chan struct{})
+	s.stopTest, s.testDone = cancel, done
+	s.mu.Unlock()
+	device := s.Device.Selected
+	if device == defaultDevice {
+		device = ""
+	}
+	s.TestMic.Disable()
+	go func() {
+		defer close(done)
+		err := s.ctl.TestDevice(ctx, device, func(rms float32) {
+			fyne.Do(func() { s.Meter.SetValue(levelToMeter(rms)) })
+		})
+		cancel()
+		fyne.Do(func() {
+			s.Meter.SetValue(0)
+			s.TestMic.Enable()
+			if err != nil {
+				s.Message.SetText("Microphone test: " + err.Error())
+			}
+		})
+		s.mu.Lock()
+		s.stopTest = nil
+		s.mu.Unlock()
+	}()
+}
+
+// Close ends a microphone test and waits for an Apply in progress.
+func (s *SettingsScreen) Close() {
+	s.mu.Lock()
+	stop, done := s.stopTest, s.testDone
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	s.applying.Wait()
+}
+
+// ReplacementsTable edits spoken-phrase → text rules, one row each.
+type ReplacementsTable struct {
+	rows *fyne.Container
+	Add  *widget.Button
+}
+
+// NewReplacementsTable makes an empty table.
+func NewReplacementsTable() *ReplacementsTable {
+	t := &ReplacementsTable{rows: container.NewVBox()}
+	t.Add = widget.NewButton("Add replacement", func() { t.addRow(app.Replacement{}) })
+	return t
+}
+
+// Content is the table's layout.
+func (t *ReplacementsTable) Content() fyne.CanvasObject { return container.NewVBox(t.rows, t.Add) }
+
+// SetRules shows rules.
+func (t *ReplacementsTable) SetRules(rules []app.Replacement) {
+	t.rows.RemoveAll()
+	for _, r := range rules {
+		t.addRow(r)
+	}
+}
+
+func (t *ReplacementsTable) addRow(r app.Replacement) {
+	from, to := widget.NewEntry(), widget.NewEntry()
+	from.SetPlaceHolder("spoken words")
+	to.SetPlaceHolder("text")
+	from.SetText(r.From)
+	to.SetText(escapeBreaks(r.To))
+	var row *fyne.Container
+	remove := widget.NewButton("Remove", func() { t.rows.Remove(row) })
+	row = container.NewBorder(nil, nil, nil, remove, container.NewGridWithColumns(2, from, to))
+	t.rows.Add(row)
+}
+
+// Rules returns the rows (\n typed in the text column is a line break).
+func (t *ReplacementsTable) Rules() []app.Replacement {
+	var out []app.Replacement
+	for _, o := range t.rows.Objects {
+		grid := o.(*fyne.Container).Objects[0].(*fyne.Container)
+		from, to := grid.Objects[0].(*widget.Entry).Text, grid.Objects[1].(*widget.Entry).Text
+		if strings.TrimSpace(from) == "" && to == "" {
+			continue // an empty row left over
+		}
+		out = append(out, app.Replacement{From: strings.TrimSpace(from), To: unescapeBreaks(to)})
+	}
+	return out
+}
+
+// Rows returns each row's entries (tests).
+func (t *ReplacementsTable) Rows() [][2]*widget.Entry {
+	var out [][2]*widget.Entry
+	for _, o := range t.rows.Objects {
+		grid := o.(*fyne.Container).Objects[0].(*fyne.Container)
+		out = append(out, [2]*widget.Entry{grid.Objects[0].(*widget.Entry), grid.Objects[1].(*widget.Entry)})
+	}
+	return out
+}
+
+func escapeBreaks(s string) string   { return strings.ReplaceAll(s, "\n", `\n`) }
+func unescapeBreaks(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
