@@ -4,7 +4,7 @@ DEVROOT := scripts/devroot run --
 BIN     := bin/dictate
 ARGS    ?=
 
-.PHONY: build run test bench devroot screenshot clean
+.PHONY: build run test bench package devroot screenshot clean
 
 build:
 	$(DEVROOT) scripts/go build -o $(BIN) .
@@ -16,9 +16,15 @@ run: build
 test:
 	$(DEVROOT) scripts/check
 
-# Placeholder until the performance issue: the engine's Go benchmarks.
-bench:
-	$(DEVROOT) scripts/go test -run '^$$' -bench . -benchtime 3x ./engine/
+# Speed and memory of every architecture against Debian's whisper-bench/whisper-cli
+# (BENCHMARKS.md), then the idle cost of a waiting dictate listen.
+bench: build
+	$(DEVROOT) scripts/bench $(ARGS)
+
+# The desktop bundle (fyne package) in bin/Dictate.tar.xz.
+package:
+	GOBIN=$(CURDIR)/build/tools go install fyne.io/tools/cmd/fyne@v1.7.4
+	$(DEVROOT) scripts/package
 
 devroot:
 	scripts/devroot create

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,7 +65,7 @@ Usage:
   dictate listen [--model PATH] [--hotkey SPEC] [--mode hold|toggle|auto] [--output type|paste]
                              push-to-talk dictation into the focused window, without the GUI
   dictate history [-n N] [--json] | history copy-last | history paste-last
-  dictate models [list|download NAME|import PATH|remove NAME|default NAME] [--json]
+  dictate models [list|download NAME|import PATH|quantize NAME|remove NAME|default NAME] [--json]
                              the model manager: catalog, verified downloads, local files
   dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal) and microphones
   dictate version            app, whisper.cpp and backend versions
@@ -150,7 +151,10 @@ func oneLine(err error) string { return strings.Join(strings.Fields(err.Error())
 
 // parseInterspersed lets flags follow positional arguments ("transcribe a.wav --model m").
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
+	var positional, afterDashes []string
+	if i := slices.Index(args, "--"); i >= 0 { // everything after -- is positional
+		args, afterDashes = args[:i], args[i+1:]
+	}
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -160,10 +164,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
+			return append(positional, afterDashes...), nil
 		}
 		positional = append(positional, args[0])
 		args = args[1:]
@@ -189,10 +190,10 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 	outDir := fs.String("output", "", "write FILE's transcript to DIR/NAME.FORMAT instead of stdout")
 	language := fs.String("language", "auto", "spoken language (ISO code such as en, de) or auto")
 	translate := fs.Bool("translate", false, "translate into English (multilingual models)")
-	threads := fs.Int("threads", 0, "CPU threads (0: one per core, at most 8)")
+	threads := fs.Int("threads", 0, "CPU threads (0: one per physical core, at most 8)")
 	useGPU := fs.Bool("gpu", true, "use a GPU when one is present")
 	noGPU := fs.Bool("no-gpu", false, "run on the CPU only")
-	gpuDevice := fs.Int("gpu-device", 0, "which GPU to use (see dictate devices)")
+	gpuDevice := fs.Int("gpu-device", engine.AutoGPU, "which GPU to use, counting GPUs from 0 (-1: the first discrete one, else an integrated one)")
 	flashAttn := fs.Bool("flash-attn", true, "flash attention (faster where the backend supports it)")
 	maxTokens := fs.Int("max-tokens", 0, "most tokens per 30 s window (0: no limit)")
 	beam := fs.Int("beam", 1, "beam size (1: greedy)")

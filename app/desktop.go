@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,7 +82,7 @@ func OpenDesktop(ctx context.Context, c DesktopConfig) (*Desktop, error) {
 
 // loadModel replaces the model (d.mu held, no session running on the old one).
 func (d *Desktop) loadModel(path string, gpu bool) error {
-	m, err := engine.Load(path, engine.LoadOptions{GPU: gpu, FlashAttention: true})
+	m, err := engine.Load(path, engine.LoadOptions{GPU: gpu, GPUDevice: engine.AutoGPU, FlashAttention: true})
 	if err != nil {
 		return err
 	}
@@ -206,9 +207,22 @@ func (d *Desktop) Status() string {
 	case d.model == nil:
 		return "No model loaded"
 	case d.sess == nil:
-		return fmt.Sprintf("%s · %s · not listening", filepath.Base(d.modelPath), d.model.Device())
+		return fmt.Sprintf("%s · %s · not listening", filepath.Base(d.modelPath), d.deviceLocked())
 	}
-	return fmt.Sprintf("%s · %s · hotkey %s", filepath.Base(d.modelPath), d.model.Device(), d.cfg.Hotkey)
+	return fmt.Sprintf("%s · %s · hotkey %s", filepath.Base(d.modelPath), d.deviceLocked(), d.cfg.Hotkey)
+}
+
+// deviceLocked names the compute device, with the thread count on a CPU (d.mu held).
+func (d *Desktop) deviceLocked() string {
+	dev := d.model.Device()
+	if strings.HasPrefix(dev, "CPU") {
+		threads := d.cfg.Engine.Threads
+		if threads <= 0 {
+			threads = engine.DefaultThreads()
+		}
+		dev = fmt.Sprintf("%s, %d threads", dev, threads)
+	}
+	return dev
 }
 
 // NeedsModel is true when no model is loaded; the window then offers Recommended.
@@ -242,6 +256,15 @@ func (d *Desktop) TranscribeFile(ctx context.Context, path string, progress func
 func (d *Desktop) CopyText(text string) error {
 	_, err := textout.Copy(context.Background(), text)
 	return err
+}
+
+// InsertText types or pastes text into the focused window, as a take would be.
+func (d *Desktop) InsertText(text string) error {
+	s, err := d.session()
+	if err != nil {
+		return err
+	}
+	return s.out.Insert(d.ctx, text)
 }
 
 // Settings returns the settings in use.
@@ -362,7 +385,7 @@ func (d *Desktop) UseModel(name string) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next, err := engine.Load(inst.Path, engine.LoadOptions{GPU: d.base.GPU, FlashAttention: true})
+	next, err := engine.Load(inst.Path, engine.LoadOptions{GPU: d.base.GPU, GPUDevice: engine.AutoGPU, FlashAttention: true})
 	if err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}

@@ -112,11 +112,12 @@ func drawDownload(w io.Writer, p models.Progress) {
 
 // modelsCmd: dictate models list|download|import|remove|default.
 func (c *CLI) modelsCmd(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("models", "models list|download NAME|import PATH|remove NAME|default NAME [flags]")
+	fs := c.newFlagSet("models", "models list|download NAME|import PATH|quantize NAME|remove NAME|default NAME [flags]")
 	catalog := fs.String("catalog", "", "extra catalog (JSON list of {name, url, size, sha256, arch}); default $DICTATE_CATALOG")
 	asJSON := fs.Bool("json", false, "list as JSON")
 	name := fs.String("name", "", "import: the name to install under (default: from the file name)")
 	link := fs.Bool("link", false, "import: link to the file instead of copying it")
+	qtype := fs.String("type", "q8_0", "quantize: q8_0, q5_0, q5_1 or q4_0")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -164,6 +165,28 @@ func (c *CLI) modelsCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.Stdout, "imported %s: %s, %s\n", inst.Name, inst.Model, models.HumanBytes(inst.Size))
 		return nil
+	case "quantize":
+		n, err := arg()
+		if err != nil {
+			return err
+		}
+		to, err := engine.ParseFileType(*qtype)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		inst, err := m.Quantize(ctx, n, to, func(f float64) {
+			if c.IsTerminal {
+				fmt.Fprintf(c.Stderr, "\rquantizing %s: %3.0f%%", n, 100*f)
+			}
+		})
+		if c.IsTerminal {
+			fmt.Fprintln(c.Stderr)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "installed %s: %s, %s (use it with --model %s or models default %s)\n", inst.Name, inst.Model, models.HumanBytes(inst.Size), inst.Name, inst.Name)
+		return nil
 	case "remove":
 		n, err := arg()
 		if err != nil {
@@ -185,7 +208,7 @@ func (c *CLI) modelsCmd(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.Stdout, "%s is now the default model\n", n)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown models command %q (want list, download, import, remove or default)", rest[0])}
+	return usageError{fmt.Sprintf("unknown models command %q (want list, download, import, quantize, remove or default)", rest[0])}
 }
 
 func (c *CLI) listModels(m *models.Manager, asJSON bool) error {

@@ -78,6 +78,24 @@ func TestCLIModelsDownloadThenTranscribe(t *testing.T) {
 			t.Fatalf("transcribe %v: exit %d: %s", args, code, stderr)
 		}
 	}
+	// On-device quantisation makes a second installed model that transcribes.
+	code, stdout, stderr = runCLI(t, "models", "quantize", "micro-test", "--type", "q8_0")
+	if code != ExitOK || !strings.Contains(stdout, "installed micro-test-q8_0") || !strings.Contains(stdout, "q8_0") {
+		t.Fatalf("quantize: exit %d: %s %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "transcribe", "--quiet", "--max-tokens", "4", "--model", "micro-test-q8_0", testenv.SpeechSample(t))
+	if code != ExitOK || strings.TrimSpace(stdout) == "" {
+		t.Fatalf("transcribe with the q8_0 copy: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "models", "quantize", "micro-test", "--type", "q8_0"); code == ExitOK || !strings.Contains(stderr, "already installed") {
+		t.Fatalf("second quantize: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "models", "quantize", "micro-test", "--type", "q3"); code != ExitUsage {
+		t.Fatalf("bad type: exit %d %s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "models", "remove", "micro-test-q8_0"); code != ExitOK {
+		t.Fatal("remove failed")
+	}
 	if code, _, _ := runCLI(t, "models", "remove", "micro-test"); code != ExitOK {
 		t.Fatal("remove failed")
 	}

@@ -70,7 +70,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	// A model handed in stays the caller's; one loaded here is closed by Run.
 	model := cfg.model
 	if model == nil {
-		if model, err = engine.Load(cfg.ModelPath, engine.LoadOptions{GPU: cfg.GPU, FlashAttention: true}); err != nil {
+		if model, err = engine.Load(cfg.ModelPath, engine.LoadOptions{GPU: cfg.GPU, GPUDevice: engine.AutoGPU, FlashAttention: true}); err != nil {
 			return nil, err
 		}
 		defer func() {

@@ -127,8 +127,32 @@ func SystemInfo() string {
 // LoadOptions choose where the model runs.
 type LoadOptions struct {
 	GPU            bool // use a GPU when one is present
-	GPUDevice      int  // which GPU (0 = first)
+	GPUDevice      int  // which GPU: its ordinal among the GPUs (dictate devices), or AutoGPU
 	FlashAttention bool
+}
+
+// AutoGPU picks the GPU: the first discrete one, else the first integrated one.
+const AutoGPU = -1
+
+// PickGPU returns the GPU ordinal (as whisper.cpp counts GPUs: discrete and integrated, in
+// device order) that AutoGPU means, or -1 when there is no GPU. A discrete GPU is preferred:
+// an integrated one shares the CPU's memory bandwidth and is often slower than the CPU.
+func PickGPU(devs []Device) int {
+	ordinal, firstIntegrated := 0, -1
+	for _, d := range devs {
+		switch d.Kind {
+		case DeviceGPU:
+			return ordinal
+		case DeviceIntegratedGPU:
+			if firstIntegrated < 0 {
+				firstIntegrated = ordinal
+			}
+		default:
+			continue
+		}
+		ordinal++
+	}
+	return firstIntegrated
 }
 
 // Model is a loaded whisper model. It is safe for concurrent use: jobs run one at a time.
@@ -151,6 +175,10 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	start := time.Now()
 	device := "CPU"
 	useGPU := opts.GPU
+	if useGPU && opts.GPUDevice == AutoGPU {
+		opts.GPUDevice = PickGPU(Devices())
+		useGPU = opts.GPUDevice >= 0
+	}
 	if useGPU {
 		idx := int(C.dictate_gpu_device_index(C.int(opts.GPUDevice)))
 		if idx < 0 {
@@ -663,6 +691,9 @@ func quantizeStream(ctx context.Context, r io.Reader, w io.Writer, info ModelInf
 	for {
 		nDims, err := i32()
 		if err == io.EOF {
+			if progress != nil {
+				progress(1)
+			}
 			return nil
 		}
 		if err != nil {

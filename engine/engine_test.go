@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,92 @@ func TestDevicesAndGPUFallback(t *testing.T) {
 	}
 	if !strings.Contains(engine.SystemInfo(), "CPU") || engine.Version() == "" {
 		t.Errorf("system info %q version %q", engine.SystemInfo(), engine.Version())
+	}
+}
+
+func TestTrimmedAudioCtx(t *testing.T) {
+	for _, tc := range []struct {
+		samples, floorMS, want int
+	}{
+		{5 * engine.SampleRate, 10000, 512},   // 10 s floor: 500 frames → 512
+		{5 * engine.SampleRate, 1000, 256},    // 5 s: 250 → 256
+		{12 * engine.SampleRate, 10000, 640},  // 12 s: 600 → 640
+		{29 * engine.SampleRate, 10000, 1472}, // 1450 frames → 1472
+		{60 * engine.SampleRate, 10000, 1500}, // longer than a window: all of it
+		{engine.SampleRate / 10, 0, 64},       // never zero
+	} {
+		if got := engine.TrimmedAudioCtx(tc.samples, tc.floorMS, 1500); got != tc.want {
+			t.Errorf("TrimmedAudioCtx(%d, %d) = %d, want %d", tc.samples, tc.floorMS, got, tc.want)
+		}
+	}
+}
+
+// A quantised copy loads, transcribes like a model, and is the expected size.
+func TestQuantize(t *testing.T) {
+	src := testenv.Model(t, "tiny.en")
+	srcInfo, err := engine.ValidateModelFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	speech := decode(t, testenv.SpeechSample(t))[:3*engine.SampleRate]
+	for _, to := range []engine.FileType{engine.Q8_0, engine.Q5_0} {
+		t.Run(to.String(), func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "q.bin")
+			var last float64
+			info, err := engine.Quantize(context.Background(), src, dst, to, func(f float64) { last = f })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.WeightType != to.String() || info.Preset != "tiny.en" || last != 1 {
+				t.Fatalf("quantised file: %+v (progress %v)", info, last)
+			}
+			// Matrices are most of the file: q8_0 is about 53% of f16, q5_0 about 34%.
+			ratio := float64(info.Size) / float64(srcInfo.Size)
+			t.Logf("%s: %d → %d bytes (%.2f)", to, srcInfo.Size, info.Size, ratio)
+			if ratio > 0.6 || ratio < 0.3 {
+				t.Errorf("size ratio %.2f", ratio)
+			}
+			m, err := engine.Load(dst, engine.LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			res, err := m.Transcribe(context.Background(), speech, engine.Options{MaxTokens: 4})
+			if err != nil || res.Timings.Tokens == 0 {
+				t.Fatalf("transcribing with the quantised model: %v %+v", err, res.Timings)
+			}
+		})
+	}
+	if _, err := engine.Quantize(context.Background(), src, filepath.Join(t.TempDir(), "x.bin"), engine.F16, nil); err == nil {
+		t.Error("quantising to f16 was accepted")
+	}
+	q := filepath.Join(t.TempDir(), "q.bin")
+	if _, err := engine.Quantize(context.Background(), src, q, engine.Q8_0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Quantize(context.Background(), q, filepath.Join(t.TempDir(), "qq.bin"), engine.Q5_0, nil); err == nil {
+		t.Error("re-quantising a quantised file was accepted")
+	}
+}
+
+func TestPickGPUPrefersDiscrete(t *testing.T) {
+	cpu := engine.Device{Kind: engine.DeviceCPU}
+	igpu := engine.Device{Kind: engine.DeviceIntegratedGPU}
+	gpu := engine.Device{Kind: engine.DeviceGPU}
+	blas := engine.Device{Kind: engine.DeviceAccelerator}
+	for _, tc := range []struct {
+		name string
+		devs []engine.Device
+		want int
+	}{
+		{"cpu only", []engine.Device{cpu, blas}, -1},
+		{"integrated only", []engine.Device{cpu, igpu}, 0},
+		{"discrete after integrated", []engine.Device{cpu, igpu, blas, gpu}, 1},
+		{"two discrete", []engine.Device{gpu, gpu, cpu}, 0},
+		{"discrete first", []engine.Device{gpu, igpu, cpu}, 0},
+	} {
+		if got := engine.PickGPU(tc.devs); got != tc.want {
+			t.Errorf("%s: PickGPU = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -32,6 +33,7 @@ type Controller interface {
 	Notices() []string
 	TranscribeFile(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
 	CopyText(text string) error
+	InsertText(text string) error
 	NeedsModel() bool
 	Recommended() (name, size string)
 	DownloadModel(ctx context.Context, name string, progress func(models.Progress)) error
@@ -68,6 +70,7 @@ type MainWindow struct {
 	ctl      Controller
 	State    *widget.Label
 	Level    *widget.ProgressBar
+	Busy     *widget.ProgressBarInfinite // shown while transcribing
 	Toggle   *widget.Button
 	Last     *widget.Label
 	Copy     *widget.Button
@@ -93,6 +96,8 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 	m.Level = widget.NewProgressBar()
 	m.Level.TextFormatter = func() string { return "" }
 	m.Level.Hide() // shown while recording
+	m.Busy = widget.NewProgressBarInfinite()
+	m.Busy.Hide()
 	m.Toggle = widget.NewButton("Start dictation", ctl.Toggle)
 	m.Last = widget.NewLabel("Hold the hotkey and speak; the words go to the focused window.")
 	m.Last.Wrapping = fyne.TextWrapWord
@@ -103,7 +108,7 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 	m.History = widget.NewList(
 		func() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.records) },
 		func() fyne.CanvasObject {
-			return container.NewBorder(nil, nil, nil, widget.NewButton("Copy", nil), widget.NewLabel(""))
+			return container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewButton("Copy", nil), widget.NewButton("Insert", nil)), widget.NewLabel(""))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			m.mu.Lock()
@@ -111,7 +116,9 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 			m.mu.Unlock()
 			row := o.(*fyne.Container)
 			row.Objects[0].(*widget.Label).SetText(historyLine(r))
-			row.Objects[1].(*widget.Button).OnTapped = func() { m.onCopy(r.Text) }
+			buttons := row.Objects[1].(*fyne.Container).Objects
+			buttons[0].(*widget.Button).OnTapped = func() { m.onCopy(r.Text) }
+			buttons[1].(*widget.Button).OnTapped = func() { m.InsertAgain(r.Text) }
 		})
 	m.Files = NewFilesPanel(ctl, m.win)
 	m.Settings = NewSettingsScreen(ctl)
@@ -120,7 +127,7 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 		m.Setup.Box.Hide()
 	}
 	dictation := container.NewBorder(
-		container.NewVBox(m.Setup.Box, container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level,
+		container.NewVBox(m.Setup.Box, container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level, m.Busy,
 			container.NewBorder(nil, nil, nil, m.Copy, m.Last), widget.NewSeparator()),
 		m.Model, nil, nil, m.History)
 	m.Tabs = container.NewAppTabs(container.NewTabItem("Dictation", dictation), container.NewTabItem("Files", m.Files.Content()),
@@ -170,6 +177,26 @@ func historyLine(r app.TakeRecord) string {
 	}
 	return fmt.Sprintf("%s  %s", t, r.Text)
 }
+
+// InsertAgain puts a past take into the window that had focus before this one: the window
+// hides, and the text goes in once the desktop has given focus back.
+func (m *MainWindow) InsertAgain(text string) {
+	if text == "" {
+		return
+	}
+	m.win.Hide()
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		time.Sleep(insertAgainDelay)
+		if err := m.ctl.InsertText(text); err != nil {
+			fyne.Do(func() { m.State.SetText("Could not insert: " + err.Error()) })
+		}
+	}()
+}
+
+// insertAgainDelay lets the window manager move focus back after the window hides.
+var insertAgainDelay = 400 * time.Millisecond
 
 func (m *MainWindow) onCopy(text string) {
 	if text == "" {
@@ -280,6 +307,13 @@ func (m *MainWindow) Apply(e app.Event) {
 			m.Level.Hide()
 		}
 		m.Toggle.SetText(label)
+		if e.State == app.Transcribing {
+			m.Busy.Show()
+			m.Busy.Start()
+		} else {
+			m.Busy.Stop()
+			m.Busy.Hide()
+		}
 		if changed {
 			m.refreshTray()
 			if desk, ok := m.app.(desktop.App); ok && m.trayMenu != nil {

@@ -43,6 +43,14 @@ type fakeController struct {
 	devices    []string
 	tested     []string
 	leveled    chan struct{} // closed once TestDevice reported a level
+	inserted   []string
+}
+
+func (f *fakeController) InsertText(s string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inserted = append(f.inserted, s)
+	return nil
 }
 
 func (f *fakeController) Toggle()                               { f.mu.Lock(); f.toggles++; f.mu.Unlock() }
@@ -138,7 +146,7 @@ func TestMainWindowFollowsTheFlow(t *testing.T) {
 		t.Fatalf("recording: %q %q %v", m.State.Text, m.Toggle.Text, m.Level.Value)
 	}
 	m.Apply(app.Event{Kind: app.EventState, State: app.Transcribing})
-	if m.State.Text != "Transcribing…" || m.Level.Value != 0 || m.Toggle.Text != "Start dictation" || m.Level.Visible() {
+	if m.State.Text != "Transcribing…" || m.Level.Value != 0 || m.Toggle.Text != "Start dictation" || m.Level.Visible() || !m.Busy.Visible() {
 		t.Fatalf("transcribing: %q %v", m.State.Text, m.Level.Value)
 	}
 	if !m.Copy.Disabled() {
@@ -151,6 +159,13 @@ func TestMainWindowFollowsTheFlow(t *testing.T) {
 	test.Tap(m.Copy)
 	if len(ctl.copied) != 1 || ctl.copied[0] != "Hello from the window." {
 		t.Fatalf("copied %q", ctl.copied)
+	}
+	// Insert again hides the window so the text goes where the user was typing.
+	m.Window().Show()
+	m.InsertAgain("Hello from the window.")
+	m.bg.Wait()
+	if len(ctl.inserted) != 1 || ctl.inserted[0] != "Hello from the window." {
+		t.Fatalf("inserted %q", ctl.inserted)
 	}
 	m.Apply(app.Event{Kind: app.EventError, Err: errors.New("microphone: unplugged")})
 	if !strings.Contains(m.State.Text, "unplugged") {

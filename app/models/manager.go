@@ -470,6 +470,31 @@ func (m *Manager) Import(path, name string, link bool) (Installed, error) {
 	return inst, m.writeMeta(inst)
 }
 
+// Quantize converts an installed f16/f32 model into a new installed model NAME-TYPE
+// (e.g. distil-small.en-q8_0) with ggml's quantisers: about half the size at q8_0 and a
+// faster CPU encoder. The original stays.
+func (m *Manager) Quantize(ctx context.Context, name string, to engine.FileType, progress func(float64)) (Installed, error) {
+	src, err := m.Get(name)
+	if err != nil {
+		return Installed{}, err
+	}
+	dstName := name + "-" + to.String()
+	if _, err := m.Get(dstName); err == nil {
+		return Installed{}, fmt.Errorf("%s is already installed", dstName)
+	}
+	if err := m.checkSpace(src.Size); err != nil {
+		return Installed{}, err
+	}
+	final := m.modelPath(dstName)
+	info, err := engine.Quantize(ctx, src.Path, final, to, progress)
+	if err != nil {
+		return Installed{}, err
+	}
+	inst := Installed{Name: dstName, Path: final, Size: info.Size, Verified: "quantized from " + name, Source: src.Path,
+		Model: info.Describe(), Added: time.Now()}
+	return inst, m.writeMeta(inst)
+}
+
 // copyFile copies through a .part file and returns the SHA-256.
 func copyFile(src, dst string) (string, error) {
 	in, err := os.Open(src)
