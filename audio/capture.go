@@ -264,7 +264,7 @@ type Microphone struct {
 	pumpEnd chan struct{}
 	warm    chan struct{} // closed once the device has run once (nil: no warm-up)
 
-	firstBlock chan struct{} // closed when the open stream delivers its first block
+	firstBlock chan struct{} // closed once the open stream has delivered a pre-roll's worth
 	firstOnce  sync.Once
 }
 
@@ -380,8 +380,14 @@ func (m *Microphone) closeStream() {
 // pump moves blocks to the current take, or into the pre-roll ring between takes.
 func (m *Microphone) pump(blocks chan []float32, end chan struct{}) {
 	defer close(end)
+	// Ready only once a full pre-roll has arrived: a stream's first blocks can be silence
+	// while the audio server starts it (with 100 ms blocks, a take started on the first
+	// block lost its first 100 ms; measured by TestE2ESignalCapture).
+	primed, received := int(m.cfg.PreRoll.Seconds()*m.rate), 0
 	for b := range blocks {
-		m.firstOnce.Do(func() { close(m.firstBlock) })
+		if received += len(b); received >= primed {
+			m.firstOnce.Do(func() { close(m.firstBlock) })
+		}
 		m.mu.Lock()
 		if t := m.take; t != nil {
 			t.add(b)
