@@ -66,46 +66,48 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Each validator checks one field the way the Settings form and the file loader both need.
+// reset puts the default back where a loaded file was refused.
 var settingValidators = []struct {
 	field string
 	check func(Settings) error
+	reset func(s *Settings, d Settings)
 }{
-	{"hotkey", func(s Settings) error { return ValidateHotkey(s.Hotkey) }},
-	{"mode", func(s Settings) error { _, err := ParseMode(s.Mode); return err }},
-	{"language", func(s Settings) error { return ValidateLanguage(s.Language) }},
+	{"hotkey", func(s Settings) error { return ValidateHotkey(s.Hotkey) }, func(s *Settings, d Settings) { s.Hotkey = d.Hotkey }},
+	{"mode", func(s Settings) error { _, err := ParseMode(s.Mode); return err }, func(s *Settings, d Settings) { s.Mode = d.Mode }},
+	{"language", func(s Settings) error { return ValidateLanguage(s.Language) }, func(s *Settings, d Settings) { s.Language = d.Language }},
 	{"output", func(s Settings) error {
 		if s.Output != "type" && s.Output != "paste" {
 			return fmt.Errorf("%q is not an output mode (want type or paste)", s.Output)
 		}
 		return nil
-	}},
+	}, func(s *Settings, d Settings) { s.Output = d.Output }},
 	{"paste_chord", func(s Settings) error {
 		if !slices.Contains(textout.PasteChords, s.PasteChord) {
 			return fmt.Errorf("%q is not a paste chord (want one of %s)", s.PasteChord, strings.Join(textout.PasteChords, ", "))
 		}
 		return nil
-	}},
-	{"terminal_classes", func(s Settings) error { return ValidateTerminalClasses(s.TerminalClasses) }},
-	{"prompt", func(s Settings) error { return ValidatePrompt(s.Prompt) }},
-	{"replacements", func(s Settings) error { return ValidateReplacements(s.Replacements) }},
+	}, func(s *Settings, d Settings) { s.PasteChord = d.PasteChord }},
+	{"terminal_classes", func(s Settings) error { return ValidateTerminalClasses(s.TerminalClasses) }, func(s *Settings, d Settings) { s.TerminalClasses = d.TerminalClasses }},
+	{"prompt", func(s Settings) error { return ValidatePrompt(s.Prompt) }, func(s *Settings, d Settings) { s.Prompt = d.Prompt }},
+	{"replacements", func(s Settings) error { return ValidateReplacements(s.Replacements) }, func(s *Settings, d Settings) { s.Replacements = d.Replacements }},
 	{"tail_ms", func(s Settings) error {
 		if s.TailMS < 0 || s.TailMS > 5000 {
 			return fmt.Errorf("%d ms is out of range (0 to 5000)", s.TailMS)
 		}
 		return nil
-	}},
+	}, func(s *Settings, d Settings) { s.TailMS = d.TailMS }},
 	{"threads", func(s Settings) error {
 		if s.Threads < 0 || s.Threads > 256 {
 			return fmt.Errorf("%d is out of range (0 for automatic, up to 256)", s.Threads)
 		}
 		return nil
-	}},
+	}, func(s *Settings, d Settings) { s.Threads = d.Threads }},
 	{"audio_ctx_floor_s", func(s Settings) error {
 		if s.AudioCtxFloorS < 1 || s.AudioCtxFloorS > 30 {
 			return fmt.Errorf("%g s is out of range (1 to 30)", s.AudioCtxFloorS)
 		}
 		return nil
-	}},
+	}, func(s *Settings, d Settings) { s.AudioCtxFloorS = d.AudioCtxFloorS }},
 }
 
 // Validate returns one *FieldError per refused field (joined), or nil.
@@ -200,7 +202,7 @@ func LoadSettings(path string) (s Settings, notice string, err error) {
 	var fields []string
 	for _, v := range settingValidators {
 		if v.check(parsed) != nil {
-			resetField(&parsed, def, v.field)
+			v.reset(&parsed, def)
 			fields = append(fields, v.field)
 		}
 	}
@@ -215,33 +217,6 @@ func LoadSettings(path string) (s Settings, notice string, err error) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-func resetField(s *Settings, def Settings, field string) {
-	switch field {
-	case "hotkey":
-		s.Hotkey = def.Hotkey
-	case "mode":
-		s.Mode = def.Mode
-	case "language":
-		s.Language = def.Language
-	case "output":
-		s.Output = def.Output
-	case "paste_chord":
-		s.PasteChord = def.PasteChord
-	case "terminal_classes":
-		s.TerminalClasses = def.TerminalClasses
-	case "prompt":
-		s.Prompt = def.Prompt
-	case "replacements":
-		s.Replacements = def.Replacements
-	case "tail_ms":
-		s.TailMS = def.TailMS
-	case "threads":
-		s.Threads = def.Threads
-	case "audio_ctx_floor_s":
-		s.AudioCtxFloorS = def.AudioCtxFloorS
-	}
 }
 
 // backupSettings copies a refused file next to itself with a timestamp.
