@@ -239,7 +239,7 @@ func (m *Model) Close() error {
 type Options struct {
 	Language      string // ISO code such as "en"; "" or "auto" detects
 	Translate     bool   // translate into English
-	Threads       int    // 0: one per core, at most 8
+	Threads       int    // 0: DefaultThreads (one per physical core, at most 8)
 	InitialPrompt string // vocabulary or style hint
 	MaxTokens     int    // tokens per 30 s window; 0: no limit
 	AudioCtx      int    // encoder context (0: full 1500 = 30 s)
