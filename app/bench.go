@@ -70,10 +70,10 @@ type BenchSummary struct {
 }
 
 type benchFlags struct {
-	presets, types, audio, cache, only, onlyType string
-	threads                                      int
-	jsonOut, compare, idle                       bool
-	idleFor                                      time.Duration
+	presets, types, audio, cache, only, onlyType, onlyModel string
+	threads                                                 int
+	jsonOut, compare, idle                                  bool
+	idleFor                                                 time.Duration
 }
 
 // bench runs dictate bench.
@@ -92,6 +92,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.idleFor, "idle-for", 30*time.Second, "how long --idle measures")
 	fs.StringVar(&f.only, "one", "", "internal: measure one preset in this process")
 	fs.StringVar(&f.onlyType, "one-type", "f16", "internal: its weight type")
+	fs.StringVar(&f.onlyModel, "one-model", "", "internal: its model file")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -103,7 +104,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 		return c.benchIdle(ctx, f.idleFor, rest)
 	}
 	if f.only != "" {
-		res := benchOne(ctx, f, f.only, f.onlyType)
+		res := benchOne(ctx, f, f.only, f.onlyType, f.onlyModel)
 		return json.NewEncoder(c.Stdout).Encode(res)
 	}
 	type job struct{ preset, typ string }
@@ -153,7 +154,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 			}
 			continue
 		}
-		childArgs := []string{"bench", "--one", j.preset, "--one-type", j.typ, "--threads", strconv.Itoa(f.threads), "--cache", f.cache}
+		childArgs := []string{"bench", "--one", j.preset, "--one-type", j.typ, "--one-model", model, "--threads", strconv.Itoa(f.threads)}
 		if f.audio != "" {
 			childArgs = append(childArgs, "--audio", f.audio)
 		}
@@ -263,14 +264,10 @@ func writeWAVFile(path string, samples []float32) error {
 	return writeFileAtomic(path, 0o644, func(w io.Writer) error { return audio.WriteWAV(w, samples, engine.SampleRate, 1) })
 }
 
-// benchOne measures one model in this process.
-func benchOne(ctx context.Context, f benchFlags, preset, typ string) BenchResult {
+// benchOne measures the model file at path (made by benchModel) in this process.
+func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) BenchResult {
 	res := BenchResult{Preset: preset, Type: typ, Threads: f.threads}
 	fail := func(err error) BenchResult { res.Error = err.Error(); return res }
-	path, err := benchModel(ctx, f.cache, preset, typ)
-	if err != nil {
-		return fail(err)
-	}
 	if st, err := os.Stat(path); err == nil {
 		res.FileMB = float64(st.Size()) / 1e6
 	}
@@ -278,7 +275,7 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ string) BenchResult
 	if err != nil {
 		return fail(err)
 	}
-	m, err := engine.Load(path, engine.LoadOptions{GPU: true, GPUDevice: engine.AutoGPU, FlashAttention: true})
+	m, err := engine.Load(path, loadOptions(true))
 	if err != nil {
 		return fail(err)
 	}

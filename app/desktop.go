@@ -12,7 +12,6 @@ import (
 
 	"github.com/dictate-app/dictate/app/hotkey"
 	"github.com/dictate-app/dictate/app/models"
-	"github.com/dictate-app/dictate/app/textout"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 )
@@ -40,7 +39,6 @@ type Desktop struct {
 	sessDone  chan struct{}
 	startErr  error // why no session runs
 	recommend string
-	closed    bool
 }
 
 // DesktopConfig is what the GUI starts from.
@@ -82,7 +80,7 @@ func OpenDesktop(ctx context.Context, c DesktopConfig) (*Desktop, error) {
 
 // loadModel replaces the model (d.mu held, no session running on the old one).
 func (d *Desktop) loadModel(path string, gpu bool) error {
-	m, err := engine.Load(path, engine.LoadOptions{GPU: gpu, GPUDevice: engine.AutoGPU, FlashAttention: true})
+	m, err := engine.Load(path, loadOptions(gpu))
 	if err != nil {
 		return err
 	}
@@ -149,7 +147,6 @@ func (d *Desktop) Close() {
 		d.model.Close()
 		d.model = nil
 	}
-	d.closed = true
 	d.events.closeAll()
 }
 
@@ -253,10 +250,7 @@ func (d *Desktop) TranscribeFile(ctx context.Context, path string, progress func
 }
 
 // CopyText puts text on the clipboard.
-func (d *Desktop) CopyText(text string) error {
-	_, err := textout.Copy(context.Background(), text)
-	return err
-}
+func (d *Desktop) CopyText(text string) error { return copyText(context.Background(), text) }
 
 // InsertText types or pastes text into the focused window, as a take would be.
 func (d *Desktop) InsertText(text string) error {
@@ -278,14 +272,12 @@ func (d *Desktop) Settings() Settings {
 // new microphone, hotkey or output restarts the session; the rest applies from the next
 // take. If the new session cannot start, the old one is restored and nothing is saved.
 func (d *Desktop) ApplySettings(s Settings) error {
-	cfg, err := s.SessionConfig("")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg, err := d.sessionConfigLocked(s)
 	if err != nil {
 		return err
 	}
-	cfg.HotkeyBackend, cfg.HistoryPath, cfg.RecordingsDir = d.base.HotkeyBackend, d.base.HistoryPath, d.base.RecordingsDir
-	cfg.Engine.MaxTokens = d.base.Engine.MaxTokens
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	old, oldSettings := d.cfg, d.settings
 	switch {
 	case d.model == nil:
@@ -385,13 +377,15 @@ func (d *Desktop) UseModel(name string) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next, err := engine.Load(inst.Path, engine.LoadOptions{GPU: d.base.GPU, GPUDevice: engine.AutoGPU, FlashAttention: true})
+	next, err := engine.Load(inst.Path, loadOptions(d.base.GPU))
 	if err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	cfg := d.cfg
 	if d.sess == nil {
-		cfg = d.sessionConfigLocked()
+		if cfg, err = d.sessionConfigLocked(d.settings); err != nil {
+			cfg = d.base
+		}
 	}
 	d.stopSession()
 	if d.model != nil {
@@ -408,15 +402,16 @@ func (d *Desktop) UseModel(name string) error {
 	return nil
 }
 
-// sessionConfigLocked is the session the current settings describe (d.mu held).
-func (d *Desktop) sessionConfigLocked() SessionConfig {
-	cfg, err := d.settings.SessionConfig("")
+// sessionConfigLocked is the session s describes, with what settings do not cover taken
+// from the start-up flags (d.mu held).
+func (d *Desktop) sessionConfigLocked(s Settings) (SessionConfig, error) {
+	cfg, err := s.SessionConfig("")
 	if err != nil {
-		cfg = d.base
+		return cfg, err
 	}
 	cfg.HotkeyBackend, cfg.HistoryPath, cfg.RecordingsDir = d.base.HotkeyBackend, d.base.HistoryPath, d.base.RecordingsDir
 	cfg.Engine.MaxTokens = d.base.Engine.MaxTokens
-	return cfg
+	return cfg, nil
 }
 
 // Recommended is the model offered when none is installed, with its download size.

@@ -85,10 +85,9 @@ func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string)
 	set.TailMS = int(tail.Milliseconds())
 	set.GPU = !*noGPU
 	set.TerminalClasses = strings.Split(*terminals, ",")
-	if err := set.Validate(); err != nil {
+	if cfg, err = set.SessionConfig(""); err != nil {
 		return SessionConfig{}, set, notice, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
-	cfg, _ = set.SessionConfig("")
 	cfg.HotkeyBackend = *backend
 	cfg.Engine.MaxTokens = *maxTokens
 	cfg.HistoryPath, cfg.RecordingsDir = *histPath, *recDir

@@ -70,7 +70,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	// A model handed in stays the caller's; one loaded here is closed by Run.
 	model := cfg.model
 	if model == nil {
-		if model, err = engine.Load(cfg.ModelPath, engine.LoadOptions{GPU: cfg.GPU, GPUDevice: engine.AutoGPU, FlashAttention: true}); err != nil {
+		if model, err = engine.Load(cfg.ModelPath, loadOptions(cfg.GPU)); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -87,7 +87,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		Mode:          cfg.Mode,
 		Engine:        cfg.Engine,
 		Replacements:  cfg.Replacements,
-		Clipboard:     copyForQuickTranscribe,
+		Clipboard:     copyText,
 		Model:         filepath.Base(cfg.ModelPath),
 		Device:        model.Device(),
 		RecordingsDir: cfg.RecordingsDir,
@@ -129,6 +129,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	}()
 	s = &Session{Dictation: d, Model: model, History: hist, Hotkey: cfg.Hotkey, mic: mic, out: out, cancel: cancel, keysDone: keysDone, ownsModel: cfg.model == nil}
 	s.Sounds.Store(cfg.Sounds)
+	s.cues.OnError = func(err error) { slog.Warn("could not play a cue", "err", err) }
 	s.cuesDone = make(chan struct{})
 	events, unsubscribe := d.Subscribe() // before Run can close the stream
 	go s.playCues(events, unsubscribe)
@@ -169,11 +170,16 @@ func (s *Session) playCues(events <-chan Event, unsubscribe func()) {
 	}
 }
 
-// copyForQuickTranscribe puts a quick-transcribe take on the clipboard. On X11 the text
-// stays while this process runs.
-func copyForQuickTranscribe(ctx context.Context, text string) error {
+// copyText puts text on the clipboard (quick-transcribe takes, Copy buttons). On X11 the
+// text stays while this process runs.
+func copyText(ctx context.Context, text string) error {
 	_, err := textout.Copy(ctx, text)
 	return err
+}
+
+// loadOptions is how the app loads models: the preferred GPU if asked for, flash attention.
+func loadOptions(gpu bool) engine.LoadOptions {
+	return engine.LoadOptions{GPU: gpu, GPUDevice: engine.AutoGPU, FlashAttention: true}
 }
 
 // Run processes takes until ctx ends, then releases the hotkey, microphone and model.
