@@ -59,11 +59,10 @@ type SettingsScreen struct {
 	Form           *widget.Form
 	Message        *widget.Label
 
-	mu         sync.Mutex
-	stopTest   context.CancelFunc
-	testDone   chan struct{}
-	applying   sync.WaitGroup
-	modelNames []string
+	mu       sync.Mutex
+	stopTest context.CancelFunc
+	testDone chan struct{}
+	applying sync.WaitGroup
 }
 
 // NewSettingsScreen builds the form filled with the current settings.
@@ -215,7 +214,6 @@ func (s *SettingsScreen) reloadModels() {
 			current = m.Name
 		}
 	}
-	s.modelNames = names
 	s.Model.SetOptions(names)
 	s.Model.SetSelected(current)
 }
@@ -369,9 +367,8 @@ func (t *ReplacementsTable) addRow(r app.Replacement) {
 // Rules returns the rows (\n typed in the text column is a line break).
 func (t *ReplacementsTable) Rules() []app.Replacement {
 	var out []app.Replacement
-	for _, o := range t.rows.Objects {
-		grid := o.(*fyne.Container).Objects[0].(*fyne.Container)
-		from, to := grid.Objects[0].(*widget.Entry).Text, grid.Objects[1].(*widget.Entry).Text
+	for _, row := range t.Rows() {
+		from, to := row[0].Text, row[1].Text
 		if strings.TrimSpace(from) == "" && to == "" {
 			continue // an empty row left over
 		}
@@ -380,7 +377,7 @@ func (t *ReplacementsTable) Rules() []app.Replacement {
 	return out
 }
 
-// Rows returns each row's entries (tests).
+// Rows returns each row's entries: spoken words, text.
 func (t *ReplacementsTable) Rows() [][2]*widget.Entry {
 	var out [][2]*widget.Entry
 	for _, o := range t.rows.Objects {
