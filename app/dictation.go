@@ -392,17 +392,24 @@ func (d *Dictation) setWorker(s State) {
 	d.mu.Unlock()
 }
 
+// process transcribes and delivers one take. The worker is idle again before the take is
+// published, so whoever reacts to the take sees the state that follows it.
 func (d *Dictation) process(ctx context.Context, job takeJob) {
+	d.setWorker(Transcribing)
+	rec := d.deliver(ctx, job)
+	d.keep(rec)
+	d.mu.Lock()
+	d.queued--
+	d.worker = Idle
+	d.publishState()
+	d.mu.Unlock()
+	d.events.publish(Event{Kind: EventTake, Take: &rec})
+}
+
+// deliver transcribes a take and inserts (or copies) its text, returning its record.
+func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 	cfg := d.config()
 	rec := d.baseRecord(job)
-	d.setWorker(Transcribing)
-	defer func() {
-		d.mu.Lock()
-		d.queued--
-		d.worker = Idle
-		d.publishState()
-		d.mu.Unlock()
-	}()
 	a := job.audio
 	if a.Err != nil {
 		rec.Error = a.Err.Error()
@@ -422,8 +429,7 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 		rec.Latency.Gate = ms(time.Since(gateStart))
 		if !g.Speech {
 			rec.Dropped = "silence"
-			d.finish(rec)
-			return
+			return rec
 		}
 		res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], cfg.Engine)
 	}
@@ -434,8 +440,7 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 	if err != nil {
 		rec.Error = strings.TrimSpace(rec.Error + " transcription: " + err.Error())
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("transcription failed: %w (audio kept in %s)", err, a.Path)})
-		d.finish(rec)
-		return
+		return rec
 	}
 	var parts []string
 	for _, s := range res.Segments {
@@ -445,14 +450,12 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 	}
 	if len(parts) == 0 {
 		rec.Dropped = "no-speech"
-		d.finish(rec)
-		return
+		return rec
 	}
 	text, drop := FilterHallucinations(strings.Join(parts, " "), res.Language)
 	if drop {
 		rec.Dropped = "hallucination"
-		d.finish(rec)
-		return
+		return rec
 	}
 	text = ApplyReplacements(text, cfg.Replacements)
 	rec.Text = text
@@ -479,7 +482,7 @@ func (d *Dictation) process(ctx context.Context, job takeJob) {
 	now := time.Now()
 	rec.Latency.Insert = ms(now.Sub(insertStart))
 	rec.Latency.KeyUpToText = ms(now.Sub(job.keyUp))
-	d.finish(rec)
+	return rec
 }
 
 func (d *Dictation) toClipboard(ctx context.Context, cfg DictationConfig, text string) error {
@@ -489,13 +492,13 @@ func (d *Dictation) toClipboard(ctx context.Context, cfg DictationConfig, text s
 	return cfg.Clipboard(ctx, text)
 }
 
-func (d *Dictation) finish(rec TakeRecord) {
+// keep appends the take to the history and prunes old take files.
+func (d *Dictation) keep(rec TakeRecord) {
 	if d.hist != nil {
 		if err := d.hist.Append(rec); err != nil {
 			d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("history: %w", err)})
 		}
 	}
-	d.events.publish(Event{Kind: EventTake, Take: &rec})
 	if d.cfg.RecordingsDir != "" {
 		pruneRecordings(d.cfg.RecordingsDir, d.cfg.KeepRecordings)
 	}
