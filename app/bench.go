@@ -72,7 +72,7 @@ type BenchSummary struct {
 type benchFlags struct {
 	presets, types, audio, cache, only, onlyType, onlyModel string
 	threads                                                 int
-	jsonOut, compare, idle                                  bool
+	jsonOut, compare, idle, gpu                             bool
 	idleFor                                                 time.Duration
 }
 
@@ -87,6 +87,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	fs.StringVar(&f.audio, "audio", "", "speech to time (default: Debian's sample recording, else a synthetic signal)")
 	fs.StringVar(&f.cache, "cache", filepath.Join(xdg.CacheHome, "dictate", "bench"), "where generated models are kept")
 	fs.BoolVar(&f.jsonOut, "json", false, "print JSON instead of the table")
+	fs.BoolVar(&f.gpu, "gpu", true, "use a GPU when one is present (false: the CPU alone)")
 	fs.BoolVar(&f.compare, "compare", true, "also run Debian's whisper-bench and whisper-cli")
 	fs.BoolVar(&f.idle, "idle", false, "measure the CPU a waiting dictate listen uses (the rest of the flags go to listen)")
 	fs.DurationVar(&f.idleFor, "idle-for", 30*time.Second, "how long --idle measures")
@@ -154,7 +155,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 			}
 			continue
 		}
-		childArgs := []string{"bench", "--one", j.preset, "--one-type", j.typ, "--one-model", model, "--threads", strconv.Itoa(f.threads)}
+		childArgs := []string{"bench", "--one", j.preset, "--one-type", j.typ, "--one-model", model, "--threads", strconv.Itoa(f.threads), "--gpu=" + strconv.FormatBool(f.gpu)}
 		if f.audio != "" {
 			childArgs = append(childArgs, "--audio", f.audio)
 		}
@@ -275,7 +276,7 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) Bench
 	if err != nil {
 		return fail(err)
 	}
-	m, err := engine.Load(path, loadOptions(true))
+	m, err := engine.Load(path, loadOptions(f.gpu))
 	if err != nil {
 		return fail(err)
 	}
@@ -283,6 +284,13 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) Bench
 	res.LoadMS, res.Device = msf(m.LoadTime()), m.Device()
 	run := func(pcm []float32, o engine.Options) (engine.Timings, error) {
 		o.Threads, o.Language = f.threads, "en"
+		if m.OnGPU() {
+			// A GPU backend builds kernels for each new shape on first use (as the app's
+			// warm-up does for a take's shapes): time the second run.
+			if _, err := m.Transcribe(ctx, pcm, o); err != nil {
+				return engine.Timings{}, err
+			}
+		}
 		r, err := m.Transcribe(ctx, pcm, o)
 		return r.Timings, err
 	}
@@ -430,16 +438,16 @@ func summarise(results []BenchResult) BenchSummary {
 	return s
 }
 
-const benchHeader = "model            type   file MB  load ms  RSS MB  enc 30s  enc 10s  enc 5s  dec ms/tok  app 5s→text  wb enc 30s  wb dec ms/tok  cli 5s→text  ratio"
+const benchHeader = "model            type   file MB  load ms  RSS MB  enc 30s  enc 10s  enc 5s  dec ms/tok  app 5s→text  wb enc 30s  wb dec ms/tok  cli 5s→text  ratio  device"
 
 // benchRow is one table line (printed as soon as the model is measured).
 func benchRow(r BenchResult) string {
 	if r.Error != "" {
 		return fmt.Sprintf("%-16s %-5s  error: %s", r.Preset, r.Type, r.Error)
 	}
-	return fmt.Sprintf("%-16s %-5s %8.0f %8.0f %7.0f %8.0f %8.0f %7.0f %11.1f %12.0f %11s %14s %12s %6s",
+	return fmt.Sprintf("%-16s %-5s %8.0f %8.0f %7.0f %8.0f %8.0f %7.0f %11.1f %12.0f %11s %14s %12s %6s  %s",
 		r.Preset, r.Type, r.FileMB, r.LoadMS, r.RSSMB, r.Encode30MS, r.Encode10MS, r.Encode5MS, r.DecodeMS, r.AppLatencyMS,
-		optional(r.BenchEncodeMS, "%.0f"), optional(r.BenchDecodeMS, "%.1f"), optional(r.CLILatencyMS, "%.0f"), optional(r.LatencyRatio, "%.3f"))
+		optional(r.BenchEncodeMS, "%.0f"), optional(r.BenchDecodeMS, "%.1f"), optional(r.CLILatencyMS, "%.0f"), optional(r.LatencyRatio, "%.3f"), r.Device)
 }
 
 // printComparisons sets each distilled model against its original, from the same run.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,6 +49,12 @@ type Recorder interface {
 type RecordingTake interface {
 	Stop() audio.TakeAudio // records the tail, then returns the audio
 	Failed() error         // non-nil once the device has failed
+}
+
+// warmer is a Transcriber that can prepare for takes before the first one (engine.Model
+// builds its GPU kernels).
+type warmer interface {
+	WarmUp(ctx context.Context, opts engine.Options) error
 }
 
 // Inserter puts text where the user works.
@@ -314,6 +321,12 @@ func (d *Dictation) stop(at time.Time) {
 // every take not yet transcribed is still recorded in the history with its audio file.
 func (d *Dictation) Run(ctx context.Context) error {
 	defer d.events.closeAll()
+	if w, ok := d.eng.(warmer); ok {
+		// A take recorded meanwhile waits in d.jobs; recording itself is not held up.
+		if err := w.WarmUp(ctx, d.config().Engine); err != nil && ctx.Err() == nil {
+			slog.Warn("warming the model up failed; the first take may be slower", "err", err)
+		}
+	}
 	for {
 		select {
 		case job := <-d.jobs:

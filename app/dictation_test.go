@@ -300,6 +300,67 @@ func TestSilenceAndHallucinationsInsertNothing(t *testing.T) {
 	}
 }
 
+// warmingTranscriber is a fakeTranscriber that can warm up; WarmUp waits on release.
+type warmingTranscriber struct {
+	fakeTranscriber
+	release     chan struct{}
+	warmups     atomic.Int32
+	warmOptions engine.Options
+	warmedAt    atomic.Int32 // transcriptions done when WarmUp returned
+}
+
+func (w *warmingTranscriber) WarmUp(ctx context.Context, opts engine.Options) error {
+	w.warmups.Add(1)
+	w.warmOptions = opts
+	select {
+	case <-w.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.warmedAt.Store(w.calls.Load())
+	return nil
+}
+
+// The model warms up before the first take with the takes' options; a take recorded
+// meanwhile is not held up and is transcribed once the warm-up is done.
+func TestWarmUpBeforeFirstTake(t *testing.T) {
+	eng := &warmingTranscriber{release: make(chan struct{})}
+	opts := engine.Options{Language: "de", InitialPrompt: "Kubernetes", AudioCtxFloorMS: 10000}
+	d := NewDictation(DictationConfig{Mode: ModeHold, Engine: opts}, &fakeRecorder{samples: speechLike()}, eng, &fakeInserter{}, &memHistory{})
+	events, unsub := d.Subscribe()
+	defer unsub()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { d.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
+
+	d.Press(time.Now())
+	if d.State() != Recording {
+		t.Fatalf("state %v while warming up", d.State())
+	}
+	d.Release(time.Now())
+	time.Sleep(100 * time.Millisecond)
+	if n := eng.calls.Load(); n != 0 {
+		t.Fatalf("%d transcriptions before the warm-up ended", n)
+	}
+	close(eng.release)
+	for {
+		e := <-events
+		if e.Kind == EventTake {
+			if e.Take.Text == "" {
+				t.Fatalf("take %+v", e.Take)
+			}
+			break
+		}
+	}
+	if eng.warmups.Load() != 1 || eng.warmedAt.Load() != 0 {
+		t.Errorf("%d warm-ups, ended after %d transcriptions", eng.warmups.Load(), eng.warmedAt.Load())
+	}
+	if eng.warmOptions.Language != "de" || eng.warmOptions.InitialPrompt != "Kubernetes" || eng.warmOptions.AudioCtxFloorMS != 10000 {
+		t.Errorf("warmed up with %+v", eng.warmOptions)
+	}
+}
+
 func TestDeviceFailureKeepsTake(t *testing.T) {
 	h := newHarness(t, ModeHold)
 	h.rec.failIn = 150 * time.Millisecond

@@ -161,6 +161,7 @@ type Model struct {
 	ctx      *C.struct_whisper_context
 	info     ModelInfo
 	device   string
+	onGPU    bool
 	loadTime time.Duration
 }
 
@@ -198,10 +199,11 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: %s", ErrLoadFailed, path)
 	}
-	if device == "CPU" {
+	onGPU := device != "CPU"
+	if !onGPU {
 		device = cpuDeviceName()
 	}
-	m := &Model{slot: make(chan struct{}, 1), ctx: ctx, info: info, device: device, loadTime: time.Since(start)}
+	m := &Model{slot: make(chan struct{}, 1), ctx: ctx, info: info, device: device, onGPU: onGPU, loadTime: time.Since(start)}
 	m.slot <- struct{}{}
 	return m, nil
 }
@@ -220,6 +222,22 @@ func (m *Model) Info() ModelInfo { return m.info }
 
 // Device names where the model runs, e.g. "CUDA0 NVIDIA GeForce RTX 4090" or "CPU (…)".
 func (m *Model) Device() string { return m.device }
+
+// OnGPU tells whether the model runs on a GPU.
+func (m *Model) OnGPU() bool { return m.onGPU }
+
+// WarmUp transcribes a second of silence with opts (capped at two tokens) on a GPU, so that
+// the backend builds its kernels for a take's shapes now rather than during the first take:
+// on a fresh Vulkan driver cache that is seconds. The CPU has nothing to build (the first
+// take is as fast as later ones), so there it returns at once.
+func (m *Model) WarmUp(ctx context.Context, opts Options) error {
+	if !m.onGPU {
+		return nil
+	}
+	opts.MaxTokens, opts.Progress, opts.TemperatureFallback = 2, nil, false
+	_, err := m.Transcribe(ctx, make([]float32, SampleRate), opts)
+	return err
+}
 
 // LoadTime is how long whisper.cpp took to load the model.
 func (m *Model) LoadTime() time.Duration { return m.loadTime }

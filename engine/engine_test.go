@@ -239,8 +239,13 @@ func TestDevicesAndGPUFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if !strings.HasPrefix(m.Device(), "CPU") {
-		t.Errorf("device %q, want the CPU", m.Device())
+	if !strings.HasPrefix(m.Device(), "CPU") || m.OnGPU() {
+		t.Errorf("device %q (on GPU: %v), want the CPU", m.Device(), m.OnGPU())
+	}
+	// On the CPU there are no kernels to build: WarmUp returns without running the model,
+	// even with options a take would refuse.
+	if err := m.WarmUp(context.Background(), engine.Options{Language: "xx"}); err != nil {
+		t.Errorf("WarmUp on the CPU: %v", err)
 	}
 	if !strings.Contains(engine.SystemInfo(), "CPU") || engine.Version() == "" {
 		t.Errorf("system info %q version %q", engine.SystemInfo(), engine.Version())
