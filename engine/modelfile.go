@@ -267,8 +267,10 @@ func tensorBytes(t ggmlType, shape []int64) (int64, error) {
 
 // countingReader tracks the file offset for messages and size checks.
 type countingReader struct {
-	r   *bufio.Reader
-	off int64
+	f    *os.File
+	r    *bufio.Reader
+	off  int64
+	size int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -277,19 +279,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// discard skips n bytes. Beyond what is buffered it seeks instead of reading: the tensor
+// data is nearly all of the file, and whisper.cpp reads it again right after (reading it
+// here doubled a cold load of large-v3).
 func (c *countingReader) discard(n int64) error {
-	for n > 0 {
-		step := n
-		if step > 1<<30 {
-			step = 1 << 30
-		}
-		d, err := c.r.Discard(int(step))
-		c.off += int64(d)
-		n -= int64(d)
-		if err != nil {
-			return err
-		}
+	if c.off+n > c.size {
+		c.off = c.size
+		return io.ErrUnexpectedEOF
 	}
+	if n <= int64(c.r.Buffered()) {
+		d, err := c.r.Discard(int(n))
+		c.off += int64(d)
+		return err
+	}
+	if _, err := c.f.Seek(c.off+n, io.SeekStart); err != nil {
+		return err
+	}
+	c.r.Reset(c.f)
+	c.off += n
 	return nil
 }
 
@@ -329,7 +336,7 @@ func ValidateModelFile(path string) (ModelInfo, error) {
 		return info, &ModelError{Path: path, Reason: err.Error()}
 	}
 	defer f.Close()
-	r := &countingReader{r: bufio.NewReaderSize(f, 1<<16)}
+	r := &countingReader{f: f, r: bufio.NewReaderSize(f, 1<<16), size: info.Size}
 	truncated := func(what string) (ModelInfo, error) {
 		return bad("truncated at byte %d (reading %s); the download may be incomplete", r.off, what)
 	}
