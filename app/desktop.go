@@ -33,7 +33,8 @@ type Desktop struct {
 	notices   []string
 	model     *engine.Model
 	modelPath string
-	cfg       SessionConfig // of the running session
+	fileJobs  map[*engine.Model]*sync.WaitGroup // file transcriptions running on each model
+	cfg       SessionConfig                     // of the running session
 	sess      *Session
 	stopSess  context.CancelFunc
 	sessDone  chan struct{}
@@ -84,11 +85,27 @@ func (d *Desktop) loadModel(path string, gpu bool) error {
 	if err != nil {
 		return err
 	}
-	if d.model != nil {
-		d.model.Close()
-	}
+	d.retireModelLocked()
 	d.model, d.modelPath = m, path
 	return nil
+}
+
+// retireModelLocked lets go of the current model (d.mu held). It is freed once the file
+// transcriptions running on it have finished, without holding d.mu meanwhile: a long file
+// neither fails when the model is switched nor freezes the app until it ends.
+func (d *Desktop) retireModelLocked() {
+	m, jobs := d.model, d.fileJobs[d.model]
+	if m == nil {
+		return
+	}
+	delete(d.fileJobs, m)
+	d.model = nil
+	go func() {
+		if jobs != nil {
+			jobs.Wait()
+		}
+		m.Close()
+	}()
 }
 
 // startSession runs a session on the loaded model (d.mu held). The hotkey of a session
@@ -236,10 +253,21 @@ func (d *Desktop) TranscribeFile(ctx context.Context, path string, progress func
 	if d.sess == nil {
 		opts = d.base.Engine
 	}
-	d.mu.Unlock()
 	if m == nil {
+		d.mu.Unlock()
 		return Transcript{}, errors.New("no model loaded: download or choose one first")
 	}
+	if d.fileJobs == nil {
+		d.fileJobs = map[*engine.Model]*sync.WaitGroup{}
+	}
+	jobs := d.fileJobs[m]
+	if jobs == nil {
+		jobs = &sync.WaitGroup{}
+		d.fileJobs[m] = jobs
+	}
+	jobs.Add(1)
+	d.mu.Unlock()
+	defer jobs.Done()
 	tr, err := TranscribeFile(ctx, m, path, opts, func(p FileProgress) {
 		if progress != nil && p.Fraction >= 0 {
 			progress(p.Fraction)
@@ -369,7 +397,7 @@ func sameFile(a, b string) bool {
 }
 
 // UseModel switches to an installed model and makes it the default. The old model keeps
-// serving until the new one has loaded.
+// serving until the new one has loaded, and files being transcribed finish on it.
 func (d *Desktop) UseModel(name string) error {
 	inst, err := d.manager.Get(name)
 	if err != nil {
@@ -388,9 +416,7 @@ func (d *Desktop) UseModel(name string) error {
 		}
 	}
 	d.stopSession()
-	if d.model != nil {
-		d.model.Close()
-	}
+	d.retireModelLocked()
 	d.model, d.modelPath = next, inst.Path
 	if err := d.manager.SetDefault(name); err != nil {
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not make %s the default: %w", name, err)})

@@ -197,12 +197,43 @@ func TestE2EDesktopLive(t *testing.T) {
 		t.Fatalf("clipboard %q, want %q", clip(), take.Text)
 	}
 
-	// Switching models keeps dictation running on the new one.
+	// Switching models keeps dictation running on the new one, and a file being transcribed
+	// meanwhile finishes on the old one (the switch does not wait for it).
 	if _, err := manager.Import(testenv.Model(t, "micro"), "micro-b", false); err != nil {
 		t.Fatal(err)
 	}
+	long := filepath.Join(dir, "long.wav")
+	var pcm []float32
+	for len(pcm) < 70*audio.TargetRate {
+		pcm = append(pcm, speechLike()...)
+	}
+	if err := writeWAVFile(long, pcm); err != nil {
+		t.Fatal(err)
+	}
+	firstWindow, resume := make(chan struct{}), make(chan struct{})
+	type fileResult struct {
+		tr  Transcript
+		err error
+	}
+	fileDone := make(chan fileResult, 1)
+	go func() {
+		var once bool
+		tr, err := d.TranscribeFile(ctx, long, func(float64) {
+			if !once {
+				once = true
+				close(firstWindow)
+				<-resume
+			}
+		})
+		fileDone <- fileResult{tr, err}
+	}()
+	<-firstWindow
 	if err := d.UseModel("micro-b"); err != nil {
 		t.Fatal(err)
+	}
+	close(resume)
+	if r := <-fileDone; r.err != nil || r.tr.Duration < 69*time.Second || len(r.tr.Segments) == 0 {
+		t.Fatalf("file transcribed across the model switch: %v, %v, %d segments", r.err, r.tr.Duration, len(r.tr.Segments))
 	}
 	list, _ := d.Models()
 	if len(list) != 2 || !strings.Contains(d.Status(), "micro-b.bin") {
