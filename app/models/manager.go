@@ -100,6 +100,7 @@ type flight struct {
 	err     error
 	cancel  context.CancelFunc
 	waiters int
+	stopped bool // every caller gave up: nobody may join, a new download starts afresh
 	subs    []func(Progress)
 	mu      sync.Mutex
 }
@@ -121,43 +122,64 @@ func (m *Manager) Download(ctx context.Context, name string, progress func(Progr
 	if err != nil {
 		return Installed{}, err
 	}
+	for {
+		f := m.flight(name, e)
+		f.mu.Lock()
+		if f.stopped {
+			// Its last caller cancelled it: let it close its partial file, then resume from it.
+			f.mu.Unlock()
+			<-f.done
+			continue
+		}
+		f.waiters++
+		if progress != nil {
+			f.subs = append(f.subs, progress)
+		}
+		f.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.res, f.err
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.waiters--
+			last := f.waiters == 0
+			if last {
+				f.stopped = true
+				f.cancel()
+			}
+			f.mu.Unlock()
+			if last {
+				// The transfer stops at once; waiting keeps a download started right after
+				// from writing the partial file beside it.
+				<-f.done
+			}
+			return Installed{}, ctx.Err()
+		}
+	}
+}
+
+// flight returns the running download of name, starting one if there is none.
+func (m *Manager) flight(name string, e Entry) *flight {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.active == nil {
 		m.active = map[string]*flight{}
 	}
-	f, joined := m.active[name]
-	if !joined {
-		fctx, cancel := context.WithCancel(context.Background())
-		f = &flight{done: make(chan struct{}), cancel: cancel}
-		m.active[name] = f
-		go func() {
-			f.res, f.err = m.download(fctx, e, f.report)
-			m.mu.Lock()
-			delete(m.active, name)
-			m.mu.Unlock()
-			cancel()
-			close(f.done)
-		}()
+	if f, ok := m.active[name]; ok {
+		return f
 	}
-	m.mu.Unlock()
-	f.mu.Lock()
-	f.waiters++
-	if progress != nil {
-		f.subs = append(f.subs, progress)
-	}
-	f.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.res, f.err
-	case <-ctx.Done():
-		f.mu.Lock()
-		f.waiters--
-		if f.waiters == 0 {
-			f.cancel()
-		}
-		f.mu.Unlock()
-		return Installed{}, ctx.Err()
-	}
+	fctx, cancel := context.WithCancel(context.Background())
+	f := &flight{done: make(chan struct{}), cancel: cancel}
+	m.active[name] = f
+	go func() {
+		f.res, f.err = m.download(fctx, e, f.report)
+		m.mu.Lock()
+		delete(m.active, name)
+		m.mu.Unlock()
+		cancel()
+		close(f.done)
+	}()
+	return f
 }
 
 // permanentError ends the retries.

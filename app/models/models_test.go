@@ -291,7 +291,9 @@ func TestDownloadCancelsSlowServer(t *testing.T) {
 		_, err := m.Download(ctx, "micro-test", nil)
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Cancel once part of the file has arrived (a fixed sleep raced on a loaded machine).
+	part := m.modelPath("micro-test") + ".part"
+	testenv.WaitFor(5*time.Second, func() bool { st, err := os.Stat(part); return err == nil && st.Size() > 0 })
 	cancel()
 	select {
 	case err := <-done:
@@ -305,8 +307,7 @@ func TestDownloadCancelsSlowServer(t *testing.T) {
 		t.Fatal("a model file exists after cancel")
 	}
 	// The partial file is kept, and the next download resumes from it.
-	time.Sleep(100 * time.Millisecond)
-	st, err := os.Stat(m.modelPath("micro-test") + ".part")
+	st, err := os.Stat(part)
 	if err != nil || st.Size() == 0 {
 		t.Fatalf("partial file: %v", err)
 	}
