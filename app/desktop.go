@@ -396,6 +396,17 @@ func sameFile(a, b string) bool {
 	return err1 == nil && err2 == nil && ra == rb
 }
 
+// MakeFasterCopy converts an installed f16/f32 model to q8_0 next to it (about half the
+// size, and on a CPU about twice as fast to encode) and returns the new model's name. The
+// model in use is not switched: the user picks the copy like any other model.
+func (d *Desktop) MakeFasterCopy(ctx context.Context, name string, progress func(float64)) (string, error) {
+	inst, err := d.manager.Quantize(ctx, name, engine.Q8_0, progress)
+	if err != nil {
+		return "", err
+	}
+	return inst.Name, nil
+}
+
 // UseModel switches to an installed model and makes it the default. The old model keeps
 // serving until the new one has loaded, and files being transcribed finish on it.
 func (d *Desktop) UseModel(name string) error {

@@ -197,10 +197,13 @@ func TestE2EDesktopLive(t *testing.T) {
 		t.Fatalf("clipboard %q, want %q", clip(), take.Text)
 	}
 
-	// Switching models keeps dictation running on the new one, and a file being transcribed
-	// meanwhile finishes on the old one (the switch does not wait for it).
-	if _, err := manager.Import(testenv.Model(t, "micro"), "micro-b", false); err != nil {
-		t.Fatal(err)
+	// The Settings screen's q8_0 copy, then switching to it: dictation keeps running on the
+	// new model, and a file being transcribed meanwhile finishes on the old one (the switch
+	// does not wait for it).
+	var lastProgress float64
+	copyName, err := d.MakeFasterCopy(ctx, "micro-test", func(f float64) { lastProgress = f })
+	if err != nil || copyName != "micro-test-q8_0" || lastProgress != 1 {
+		t.Fatalf("q8_0 copy %q, %v, progress %v", copyName, err, lastProgress)
 	}
 	long := filepath.Join(dir, "long.wav")
 	var pcm []float32
@@ -228,7 +231,7 @@ func TestE2EDesktopLive(t *testing.T) {
 		fileDone <- fileResult{tr, err}
 	}()
 	<-firstWindow
-	if err := d.UseModel("micro-b"); err != nil {
+	if err := d.UseModel(copyName); err != nil {
 		t.Fatal(err)
 	}
 	close(resume)
@@ -236,11 +239,11 @@ func TestE2EDesktopLive(t *testing.T) {
 		t.Fatalf("file transcribed across the model switch: %v, %v, %d segments", r.err, r.tr.Duration, len(r.tr.Segments))
 	}
 	list, _ := d.Models()
-	if len(list) != 2 || !strings.Contains(d.Status(), "micro-b.bin") {
+	if len(list) != 2 || !strings.Contains(d.Status(), "micro-test-q8_0.bin") {
 		t.Fatalf("models %+v status %q", list, d.Status())
 	}
 	for _, m := range list {
-		if m.Current != (m.Name == "micro-b") {
+		if m.Current != (m.Name == copyName) {
 			t.Errorf("model %s current=%v", m.Name, m.Current)
 		}
 	}

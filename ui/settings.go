@@ -25,6 +25,7 @@ type SettingsController interface {
 	ApplySettings(app.Settings) error
 	Models() ([]app.ModelChoice, error)
 	UseModel(name string) error
+	MakeFasterCopy(ctx context.Context, name string, progress func(float64)) (string, error)
 	InputDevices() ([]string, error)
 	TestDevice(ctx context.Context, name string, level func(rms float32)) error
 }
@@ -42,6 +43,7 @@ type SettingsScreen struct {
 	TestMic        *widget.Button
 	Meter          *widget.ProgressBar
 	Model          *widget.Select
+	FasterCopy     *widget.Button // converts the chosen model to q8_0; Cancel while it runs
 	Language       *widget.SelectEntry
 	Translate      *widget.Check
 	Output         *widget.Select
@@ -59,10 +61,12 @@ type SettingsScreen struct {
 	Form           *widget.Form
 	Message        *widget.Label
 
-	mu       sync.Mutex
-	stopTest context.CancelFunc
-	testDone chan struct{}
-	applying sync.WaitGroup
+	mu          sync.Mutex
+	stopTest    context.CancelFunc
+	testDone    chan struct{}
+	stopConvert context.CancelFunc
+	convertDone chan struct{}
+	applying    sync.WaitGroup
 }
 
 // NewSettingsScreen builds the form filled with the current settings.
@@ -78,6 +82,7 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 	s.Meter.TextFormatter = func() string { return "" }
 	s.TestMic = widget.NewButton("Test", s.onTestMic)
 	s.Model = widget.NewSelect(nil, nil)
+	s.FasterCopy = widget.NewButton(fasterCopyLabel, s.onFasterCopy)
 	s.Language = widget.NewSelectEntry(append([]string{"auto"}, engine.Languages...))
 	s.Language.Validator = app.ValidateLanguage
 	s.Translate = widget.NewCheck("Translate into English", nil)
@@ -112,7 +117,8 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 			{Text: "Mode", Widget: s.Mode, HintText: "hold: push to talk · toggle: press to start and stop · auto: both"},
 			{Text: "Microphone", Widget: container.NewBorder(nil, nil, nil, s.TestMic, s.Device)},
 			{Text: "Level", Widget: s.Meter},
-			{Text: "Model", Widget: s.Model},
+			{Text: "Model", Widget: container.NewBorder(nil, nil, nil, s.FasterCopy, s.Model),
+				HintText: "q8_0: half the size, about twice as fast on a CPU"},
 			{Text: "Language", Widget: s.Language, HintText: "auto, or a code: en, de, fr, …"},
 			{Text: "", Widget: s.Translate},
 			{Text: "Output", Widget: s.Output, HintText: "type: keystrokes · paste: through the clipboard"},
@@ -281,6 +287,53 @@ func (s *SettingsScreen) onApply() {
 	}()
 }
 
+const fasterCopyLabel = "Make q8_0 copy"
+
+// onFasterCopy converts the chosen model to q8_0, or cancels the conversion running.
+func (s *SettingsScreen) onFasterCopy() {
+	s.mu.Lock()
+	if s.stopConvert != nil {
+		s.stopConvert()
+		s.mu.Unlock()
+		return
+	}
+	name := s.Model.Selected
+	if name == "" {
+		s.mu.Unlock()
+		s.Message.SetText("Choose a model to convert first.")
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopConvert, s.convertDone = cancel, done
+	s.mu.Unlock()
+	s.FasterCopy.SetText("Cancel")
+	s.Message.SetText("Converting " + name + " to q8_0…")
+	go func() {
+		defer close(done)
+		made, err := s.ctl.MakeFasterCopy(ctx, name, func(f float64) {
+			fyne.Do(func() { s.Message.SetText(fmt.Sprintf("Converting %s to q8_0… %.0f%%", name, 100*f)) })
+		})
+		cancel()
+		s.mu.Lock()
+		s.stopConvert = nil
+		s.mu.Unlock()
+		fyne.Do(func() {
+			s.FasterCopy.SetText(fasterCopyLabel)
+			switch {
+			case errors.Is(err, context.Canceled):
+				s.Message.SetText("Conversion cancelled.")
+			case err != nil:
+				s.Message.SetText("Could not convert " + name + ": " + err.Error())
+			default:
+				s.reloadModels()
+				s.Model.SetSelected(made)
+				s.Message.SetText("Made " + made + ". Apply to use it.")
+			}
+		})
+	}()
+}
+
 // onTestMic shows the chosen microphone's level for five seconds.
 func (s *SettingsScreen) onTestMic() {
 	s.mu.Lock()
@@ -316,14 +369,17 @@ func (s *SettingsScreen) onTestMic() {
 	}()
 }
 
-// Close ends a microphone test and waits for an Apply in progress.
+// Close ends a microphone test and a conversion, and waits for an Apply in progress.
 func (s *SettingsScreen) Close() {
 	s.mu.Lock()
-	stop, done := s.stopTest, s.testDone
+	stops := []context.CancelFunc{s.stopTest, s.stopConvert}
+	dones := []chan struct{}{s.testDone, s.convertDone}
 	s.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
+	for i, stop := range stops {
+		if stop != nil {
+			stop()
+			<-dones[i]
+		}
 	}
 	s.applying.Wait()
 }

@@ -192,6 +192,46 @@ func TestSettingsScreenMicrophoneTest(t *testing.T) {
 	}
 }
 
+// waitConversion waits for the conversion the screen started last.
+func waitConversion(s *SettingsScreen) {
+	s.mu.Lock()
+	done := s.convertDone
+	s.mu.Unlock()
+	<-done
+}
+
+// The Model row's button converts the chosen model to q8_0 and selects the copy without
+// switching to it; tapped again while it runs, it cancels.
+func TestSettingsScreenFasterCopy(t *testing.T) {
+	ctl, s := newSettingsWindow(t)
+	test.Tap(s.FasterCopy)
+	waitConversion(s)
+	if s.Message.Text != "Made distil-small.en-q8_0. Apply to use it." {
+		t.Fatalf("message %q", s.Message.Text)
+	}
+	if !slices.Contains(s.Model.Options, "distil-small.en-q8_0") || s.Model.Selected != "distil-small.en-q8_0" {
+		t.Fatalf("models %v, selected %q", s.Model.Options, s.Model.Selected)
+	}
+	if !slices.Equal(ctl.converted, []string{"distil-small.en"}) || len(ctl.used) != 0 || s.FasterCopy.Text != fasterCopyLabel {
+		t.Fatalf("converted %v, used %v, button %q", ctl.converted, ctl.used, s.FasterCopy.Text)
+	}
+
+	ctl.mu.Lock()
+	ctl.convertHold = make(chan struct{})
+	ctl.mu.Unlock()
+	s.Model.SetSelected("tiny.en")
+	test.Tap(s.FasterCopy)
+	<-ctl.convertHold // progress reported; the conversion now waits to be cancelled
+	if s.Message.Text != "Converting tiny.en to q8_0… 50%" || s.FasterCopy.Text != "Cancel" {
+		t.Fatalf("message %q, button %q while converting", s.Message.Text, s.FasterCopy.Text)
+	}
+	test.Tap(s.FasterCopy)
+	waitConversion(s)
+	if s.Message.Text != "Conversion cancelled." || s.FasterCopy.Text != fasterCopyLabel || slices.Contains(s.Model.Options, "tiny.en-q8_0") {
+		t.Fatalf("message %q, button %q, models %v after cancel", s.Message.Text, s.FasterCopy.Text, s.Model.Options)
+	}
+}
+
 func TestTrayMenu(t *testing.T) {
 	a := test.NewTempApp(t)
 	ctl := newFake()

@@ -26,24 +26,26 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // fakeController stands in for app.Desktop in the screen tests; TestFilesWithRealEngine,
 // app's desktop e2e test and the Xvfb test use the real parts.
 type fakeController struct {
-	mu         sync.Mutex
-	toggles    int
-	quick      int
-	copied     []string
-	history    []app.TakeRecord
-	events     chan app.Event
-	transcri   func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
-	settings   app.Settings
-	applied    []app.Settings
-	applyErr   error
-	models     []app.ModelChoice
-	used       []string
-	needsModel bool
-	downloaded []string
-	devices    []string
-	tested     []string
-	leveled    chan struct{} // closed once TestDevice reported a level
-	inserted   []string
+	mu          sync.Mutex
+	toggles     int
+	quick       int
+	copied      []string
+	history     []app.TakeRecord
+	events      chan app.Event
+	transcri    func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
+	settings    app.Settings
+	applied     []app.Settings
+	applyErr    error
+	models      []app.ModelChoice
+	used        []string
+	needsModel  bool
+	downloaded  []string
+	devices     []string
+	tested      []string
+	leveled     chan struct{} // closed once TestDevice reported a level
+	converted   []string
+	convertHold chan struct{} // when set, MakeFasterCopy closes it after progress, then waits to be cancelled
+	inserted    []string
 }
 
 func (f *fakeController) InsertText(s string) error {
@@ -95,6 +97,23 @@ func (f *fakeController) UseModel(name string) error {
 		f.models[i].Current = f.models[i].Name == name
 	}
 	return nil
+}
+func (f *fakeController) MakeFasterCopy(ctx context.Context, name string, progress func(float64)) (string, error) {
+	f.mu.Lock()
+	f.converted = append(f.converted, name)
+	hold := f.convertHold
+	f.mu.Unlock()
+	progress(0.5)
+	if hold != nil {
+		close(hold)
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	made := name + "-q8_0"
+	f.models = append(f.models, app.ModelChoice{Name: made, Size: "90 MB"})
+	return made, nil
 }
 func (f *fakeController) InputDevices() ([]string, error) { return f.devices, nil }
 func (f *fakeController) TestDevice(ctx context.Context, name string, level func(float32)) error {
