@@ -80,13 +80,18 @@ func (e *e2e) window() string {
 }
 
 // dictate holds the hotkey while a file plays and returns the key-down and key-up times.
-func (e *e2e) dictate(wav string) (down, up time.Time) {
+func (e *e2e) dictate(wav string) (down, up time.Time) { return e.dictatePausing(wav, 0) }
+
+// dictatePausing is dictate with the key released pause after the file has played, as a
+// user who finishes speaking and then lets go.
+func (e *e2e) dictatePausing(wav string, pause time.Duration) (down, up time.Time) {
 	down = e.key(true)
 	if wav != "" {
 		e.pulse.Play(e.t, wav)
 	} else {
 		time.Sleep(time.Second)
 	}
+	time.Sleep(pause)
 	return down, e.key(false)
 }
 
@@ -119,13 +124,16 @@ func TestE2EDictationTypes(t *testing.T) {
 		t.Errorf("neither pre-roll nor a first-sample time recorded: %+v", rec.Latency)
 	}
 
-	// A second take continues the text with a space, as the joiner decides.
-	e.dictate(speech)
+	// A second take continues the text with a space, as the joiner decides. This time the
+	// key is let go 400 ms after the speech: the quiet tail then ends early.
+	_, up = e.dictatePausing(speech, 400*time.Millisecond)
 	rec2 := e.waitTake(2)
-	e.waitWindow(rec.Text + rec2.Inserted)
+	shown = e.waitWindow(rec.Text + rec2.Inserted)
 	if !strings.HasPrefix(rec2.Inserted, " ") {
 		t.Errorf("second take inserted %q without a joining space: %+v", rec2.Inserted, rec2)
 	}
+	t.Logf("released 400 ms after the speech: key-up→text: %d ms (tail %.0f + gate %.1f + encode %.0f + decode %.0f + insert %.0f)",
+		shown.Sub(up).Milliseconds(), rec2.Latency.Tail, rec2.Latency.Gate, rec2.Latency.Encode, rec2.Latency.Decode, rec2.Latency.Insert)
 }
 
 func TestE2EDictationPastesAndRestoresClipboard(t *testing.T) {

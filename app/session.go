@@ -92,7 +92,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		Device:        model.Device(),
 		RecordingsDir: cfg.RecordingsDir,
 	}, rec, model, out, hist)
-	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: cfg.Device, Tail: cfg.Tail, InstantStart: cfg.InstantStart,
+	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: cfg.Device, Tail: cfg.Tail, QuietTail: true, InstantStart: cfg.InstantStart,
 		SpoolDir: cfg.RecordingsDir, OnLevel: d.OnLevel})
 	if err != nil {
 		return nil, fmt.Errorf("microphone: %w", err)

@@ -25,6 +25,10 @@ type CaptureConfig struct {
 
 	// Tail keeps recording this long after Stop so the last word is not cut (default 300 ms).
 	Tail time.Duration
+	// QuietTail ends the tail early when the speaker has already stopped: once audio that
+	// arrived after Stop shows the last QuietGap at the background level (QuietFor). A
+	// word still being spoken at the release gets the whole Tail.
+	QuietTail bool
 
 	// InstantStart keeps the stream open between takes and prepends PreRoll of audio from
 	// before the key press, so no first word is ever lost. Off, the stream opens on each
@@ -78,6 +82,8 @@ type inputStream interface {
 	Start() error
 	Stop() error
 	Close() error
+	// InputLatency is how long audio takes from the microphone to a delivered block.
+	InputLatency() time.Duration
 }
 
 // streamOpener opens a mono float32 input stream delivering blocks to cb.
@@ -99,6 +105,13 @@ func (c countedStream) Close() error {
 	paInit.open--
 	paInit.Unlock()
 	return err
+}
+
+func (c countedStream) InputLatency() time.Duration {
+	if i := c.Stream.Info(); i != nil {
+		return i.InputLatency
+	}
+	return minInputLatency
 }
 
 func openCounted(p portaudio.StreamParameters, cb any) (countedStream, error) {
@@ -258,6 +271,7 @@ type Microphone struct {
 	mu      sync.Mutex
 	stream  inputStream
 	rate    float64
+	latency time.Duration // the stream's input latency
 	blocks  chan []float32
 	take    *Take
 	closed  bool
@@ -368,7 +382,7 @@ func (m *Microphone) openStream() error {
 		s.Close()
 		return err
 	}
-	m.stream, m.rate, m.blocks = s, rate, blocks
+	m.stream, m.rate, m.blocks, m.latency = s, rate, blocks, s.InputLatency()
 	m.pumpEnd = make(chan struct{})
 	go m.pump(blocks, m.pumpEnd)
 	return nil
@@ -528,6 +542,7 @@ type Take struct {
 	first     time.Time
 	prerolled time.Duration
 	lastBlock time.Time
+	latency   time.Duration // from the microphone to a delivered block
 	err       error
 	stopping  chan struct{}
 	done      chan struct{}
@@ -536,7 +551,7 @@ type Take struct {
 
 func newTake(m *Microphone, started time.Time) (*Take, error) {
 	t := &Take{mic: m, started: started, limit: int(m.cfg.MaxInMemory.Seconds() * TargetRate),
-		stopping: make(chan struct{}), done: make(chan struct{}), lastBlock: time.Now()}
+		stopping: make(chan struct{}), done: make(chan struct{}), lastBlock: time.Now(), latency: m.latency}
 	if m.rate != TargetRate {
 		r, err := newResampler(int(m.rate), TargetRate)
 		if err != nil {
@@ -630,7 +645,7 @@ func (t *Take) Stop() TakeAudio {
 	default:
 	}
 	if t.Failed() == nil {
-		time.Sleep(t.mic.cfg.Tail)
+		t.recordTail()
 	}
 	close(t.stopping)
 	t.mic.finish(t)
@@ -648,6 +663,47 @@ func (t *Take) Stop() TakeAudio {
 	t.mu.Unlock()
 	close(t.done)
 	return t.result()
+}
+
+// QuietGap is how long the end of a take must be silent for QuietTail to end the tail.
+const QuietGap = 200 * time.Millisecond
+
+// recordTail waits out the tail, or with QuietTail until the speaker is found silent.
+func (t *Take) recordTail() {
+	tail := t.mic.cfg.Tail
+	if !t.mic.cfg.QuietTail {
+		time.Sleep(tail)
+		return
+	}
+	stopAt := time.Now()
+	deadline := stopAt.Add(tail)
+	for {
+		wait := min(20*time.Millisecond, time.Until(deadline))
+		if wait <= 0 {
+			return
+		}
+		time.Sleep(wait)
+		if t.quietAfter(stopAt) {
+			return
+		}
+	}
+}
+
+// quietAfter tells whether the speaker has been silent for QuietGap at the end of what the
+// take holds, once a block arrived long enough after stopAt for the release's audio to be
+// in: the input latency, at most 100 ms. PortAudio reports its whole buffer there (200 ms
+// through ALSA's PulseAudio plugin), while a block's newest audio is younger; and a word
+// lasts longer than 100 ms, so one begun before the release shows in the audio by then.
+// Only the last 10 s are looked at.
+func (t *Take) quietAfter(stopAt time.Time) bool {
+	t.mu.Lock()
+	if t.lastBlock.Before(stopAt.Add(min(t.latency, 100*time.Millisecond))) || int64(len(t.samples)) < t.total {
+		t.mu.Unlock()
+		return false // the release's audio is still on its way, or past what is kept in memory
+	}
+	recent := append([]float32(nil), t.samples[max(0, len(t.samples)-10*TargetRate):]...)
+	t.mu.Unlock()
+	return QuietFor(recent) >= QuietGap
 }
 
 func (t *Take) result() TakeAudio {

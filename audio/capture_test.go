@@ -19,6 +19,7 @@ type fakeStream struct {
 	stopped chan struct{}
 	wg      sync.WaitGroup
 	halt    atomic.Bool // simulate an unplugged device: blocks stop coming
+	quiet   atomic.Bool // the speaker is silent: blocks of zeros
 	closes  *atomic.Int32
 	n       int
 }
@@ -41,8 +42,11 @@ func (f *fakeStream) Start() error {
 				continue
 			}
 			b := make([]float32, block)
+			quiet := f.quiet.Load()
 			for i := range b {
-				b[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(f.n)/f.rate))
+				if !quiet {
+					b[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(f.n)/f.rate))
+				}
 				f.n++
 			}
 			f.cb(b)
@@ -50,8 +54,9 @@ func (f *fakeStream) Start() error {
 	}()
 	return nil
 }
-func (f *fakeStream) Stop() error  { close(f.stopped); f.wg.Wait(); return nil }
-func (f *fakeStream) Close() error { f.closes.Add(1); return nil }
+func (f *fakeStream) Stop() error                 { close(f.stopped); f.wg.Wait(); return nil }
+func (f *fakeStream) InputLatency() time.Duration { return 20 * time.Millisecond }
+func (f *fakeStream) Close() error                { f.closes.Add(1); return nil }
 
 type fakeDevice struct {
 	rate    float64
@@ -103,6 +108,56 @@ func TestTakeLengthIncludesTail(t *testing.T) {
 	// Not instant-start: the device is closed between takes.
 	if dev.closes.Load() != 1 {
 		t.Errorf("stream closed %d times", dev.closes.Load())
+	}
+}
+
+// QuietTail ends the tail soon when the speaker stopped before the release, waits for a
+// word spoken through the release to end, and records the whole tail while speech goes on.
+func TestQuietTail(t *testing.T) {
+	const tail = time.Second
+	for _, tc := range []struct {
+		name             string
+		silentBeforeStop bool          // the speaker stopped 300 ms before the release
+		speakAfterStop   time.Duration // else: how long speech goes on after the release (0: all of the tail)
+		lo, hi           time.Duration // the audio recorded after Stop was called
+	}{
+		{"stopped before the release", true, 0, 0, 250 * time.Millisecond},
+		{"a word spoken through the release", false, 300 * time.Millisecond, 300 * time.Millisecond, 800 * time.Millisecond},
+		{"speaking all through the tail", false, 0, 900 * time.Millisecond, 1200 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := &fakeDevice{rate: TargetRate}
+			m, err := openMicrophone(CaptureConfig{Tail: tail, QuietTail: true}, dev.open)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			take, err := m.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := dev.last()
+			s.quiet.Store(true) // background before speaking
+			time.Sleep(400 * time.Millisecond)
+			s.quiet.Store(false)
+			time.Sleep(time.Second)
+			if tc.silentBeforeStop {
+				s.quiet.Store(true)
+				time.Sleep(300 * time.Millisecond)
+			}
+			take.mu.Lock()
+			atStop := take.total
+			take.mu.Unlock()
+			if tc.speakAfterStop > 0 {
+				time.AfterFunc(tc.speakAfterStop, func() { s.quiet.Store(true) })
+			}
+			a := take.Stop()
+			after := time.Duration(int64(len(a.Samples))-atStop) * time.Second / TargetRate
+			t.Logf("%v recorded after Stop", after)
+			if a.Err != nil || after < tc.lo || after > tc.hi {
+				t.Errorf("%v recorded after Stop (err %v), want %v..%v", after, a.Err, tc.lo, tc.hi)
+			}
+		})
 	}
 }
 

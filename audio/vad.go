@@ -49,19 +49,11 @@ const gateFrame = TargetRate / 50 // 20 ms
 // does not count as speech while quiet speech in a quiet room does.
 func Gate(pcm []float32, cfg GateConfig) GateResult {
 	cfg.defaults()
-	n := len(pcm) / gateFrame
-	if n == 0 {
+	levels, floor, peak, threshold := frameLevels(pcm, cfg)
+	if len(levels) == 0 {
 		return GateResult{NoiseFloorDB: -120, PeakDB: -120}
 	}
-	levels := make([]float64, n)
-	for i := range levels {
-		levels[i] = 20 * math.Log10(float64(rms(pcm[i*gateFrame:(i+1)*gateFrame]))+1e-9)
-	}
-	sorted := append([]float64(nil), levels...)
-	sort.Float64s(sorted)
-	floor := sorted[len(sorted)*15/100]
-	res := GateResult{NoiseFloorDB: floor, PeakDB: sorted[len(sorted)-1], Start: 0, End: 0}
-	threshold := math.Max(floor+cfg.MarginDB, cfg.MinLevelDB)
+	res := GateResult{NoiseFloorDB: floor, PeakDB: peak, Start: 0, End: 0}
 	first, last, speech := -1, -1, 0
 	for i, l := range levels {
 		if l >= threshold {
@@ -81,4 +73,37 @@ func Gate(pcm []float32, cfg GateConfig) GateResult {
 	res.Start = max(0, first*gateFrame-pad)
 	res.End = min(len(pcm), (last+1)*gateFrame+pad)
 	return res
+}
+
+// frameLevels returns the level (dBFS) of each 20 ms frame, the noise floor (the
+// 15th-percentile level), the peak, and the level from which a frame counts as speech.
+func frameLevels(pcm []float32, cfg GateConfig) (levels []float64, floor, peak, threshold float64) {
+	n := len(pcm) / gateFrame
+	if n == 0 {
+		return nil, 0, 0, 0
+	}
+	levels = make([]float64, n)
+	for i := range levels {
+		levels[i] = 20 * math.Log10(float64(rms(pcm[i*gateFrame:(i+1)*gateFrame]))+1e-9)
+	}
+	sorted := append([]float64(nil), levels...)
+	sort.Float64s(sorted)
+	floor, peak = sorted[len(sorted)*15/100], sorted[len(sorted)-1]
+	return levels, floor, peak, math.Max(floor+cfg.MarginDB, cfg.MinLevelDB)
+}
+
+// QuietFor is how long the end of 16 kHz mono audio has stayed at its background level:
+// within 6 dB of its noise floor (the 15th-percentile frame level). A fading last syllable
+// is louder than that, so it does not count as quiet. Audio without a background clearly
+// below its peak (20 dB; a steady sound throughout) has no quiet end: 0.
+func QuietFor(pcm []float32) time.Duration {
+	levels, floor, peak, _ := frameLevels(pcm, GateConfig{})
+	if len(levels) == 0 || peak-floor < 20 {
+		return 0
+	}
+	quiet := 0
+	for i := len(levels) - 1; i >= 0 && levels[i] < floor+6; i-- {
+		quiet++
+	}
+	return time.Duration(quiet) * 20 * time.Millisecond
 }

@@ -68,3 +68,28 @@ func TestGate(t *testing.T) {
 		})
 	}
 }
+
+func TestQuietFor(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		name string
+		pcm  []float32
+		want time.Duration // ±20 ms
+	}{
+		{"speech then room noise", build(part{400 * ms, false, -60}, part{time.Second, true, -20}, part{300 * ms, false, -60}), 300 * ms},
+		{"speech then digital silence", append(build(part{400 * ms, false, -60}, part{time.Second, true, -20}), make([]float32, TargetRate/4)...), 250 * ms},
+		{"still speaking at the end", build(part{400 * ms, false, -60}, part{time.Second, true, -20}), 0},
+		{"a fading syllable is not quiet", build(part{400 * ms, false, -60}, part{time.Second, true, -20}, part{300 * ms, true, -45}), 0},
+		{"speech over a fan, then the fan", build(part{time.Second, false, -30}, part{time.Second, true, -10}, part{400 * ms, false, -30}), 400 * ms},
+		{"a steady sound has no quiet end", build(part{2 * time.Second, true, -20}), 0},
+		{"room noise only", build(part{2 * time.Second, false, -45}), 0},
+		{"too short to tell", build(part{10 * ms, false, -60}), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := QuietFor(c.pcm); got < c.want-20*ms || got > c.want+20*ms {
+				t.Errorf("QuietFor = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

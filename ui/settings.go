@@ -126,7 +126,7 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 			{Text: "Terminals", Widget: s.Terminals, HintText: "Window classes, comma-separated"},
 			{Text: "Vocabulary", Widget: s.Prompt, HintText: "Initial prompt"},
 			{Text: "Replacements", Widget: s.Replacements.Content()},
-			{Text: "Tail (ms)", Widget: s.Tail, HintText: "Keeps recording after release so the last word is not cut"},
+			{Text: "Tail (ms)", Widget: s.Tail, HintText: "Keeps recording up to this long after release so the last word is not cut; less once you are silent"},
 			{Text: "", Widget: s.Sounds},
 			{Text: "", Widget: s.StartMinimised},
 			{Text: "", Widget: s.LaunchAtLogin},
