@@ -61,12 +61,61 @@ type SettingsScreen struct {
 	Form           *widget.Form
 	Message        *widget.Label
 
-	mu          sync.Mutex
-	stopTest    context.CancelFunc
-	testDone    chan struct{}
-	stopConvert context.CancelFunc
-	convertDone chan struct{}
-	applying    sync.WaitGroup
+	micTest  backgroundJob
+	convert  backgroundJob
+	applying sync.WaitGroup
+}
+
+// backgroundJob runs a button's cancellable task, one at a time, off the UI thread.
+type backgroundJob struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc // nil when no task runs
+	done   chan struct{}      // closed when the last task has ended
+}
+
+// idle reports whether no task runs. Taps come from the UI thread only, so a task started
+// right after idle said true starts.
+func (j *backgroundJob) idle() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cancel == nil
+}
+
+// start runs work(ctx) on its own goroutine; cancel is what ends ctx.
+func (j *backgroundJob) start(ctx context.Context, cancel context.CancelFunc, work func(context.Context)) {
+	done := make(chan struct{})
+	j.mu.Lock()
+	j.cancel, j.done = cancel, done
+	j.mu.Unlock()
+	go func() {
+		defer close(done)
+		work(ctx)
+		cancel()
+		j.mu.Lock()
+		j.cancel = nil
+		j.mu.Unlock()
+	}()
+}
+
+// cancelRunning cancels the running task, if any, and reports whether there was one.
+func (j *backgroundJob) cancelRunning() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cancel == nil {
+		return false
+	}
+	j.cancel()
+	return true
+}
+
+// wait waits for the last task started to end.
+func (j *backgroundJob) wait() {
+	j.mu.Lock()
+	done := j.done
+	j.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 // NewSettingsScreen builds the form filled with the current settings.
@@ -291,33 +340,21 @@ const fasterCopyLabel = "Make q8_0 copy"
 
 // onFasterCopy converts the chosen model to q8_0, or cancels the conversion running.
 func (s *SettingsScreen) onFasterCopy() {
-	s.mu.Lock()
-	if s.stopConvert != nil {
-		s.stopConvert()
-		s.mu.Unlock()
+	if s.convert.cancelRunning() {
 		return
 	}
 	name := s.Model.Selected
 	if name == "" {
-		s.mu.Unlock()
 		s.Message.SetText("Choose a model to convert first.")
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	s.stopConvert, s.convertDone = cancel, done
-	s.mu.Unlock()
 	s.FasterCopy.SetText("Cancel")
 	s.Message.SetText("Converting " + name + " to q8_0…")
-	go func() {
-		defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.convert.start(ctx, cancel, func(ctx context.Context) {
 		made, err := s.ctl.MakeFasterCopy(ctx, name, func(f float64) {
 			fyne.Do(func() { s.Message.SetText(fmt.Sprintf("Converting %s to q8_0… %.0f%%", name, 100*f)) })
 		})
-		cancel()
-		s.mu.Lock()
-		s.stopConvert = nil
-		s.mu.Unlock()
 		fyne.Do(func() {
 			s.FasterCopy.SetText(fasterCopyLabel)
 			switch {
@@ -331,31 +368,24 @@ func (s *SettingsScreen) onFasterCopy() {
 				s.Message.SetText("Made " + made + ". Apply to use it.")
 			}
 		})
-	}()
+	})
 }
 
 // onTestMic shows the chosen microphone's level for five seconds.
 func (s *SettingsScreen) onTestMic() {
-	s.mu.Lock()
-	if s.stopTest != nil {
-		s.mu.Unlock()
+	if !s.micTest.idle() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	done := make(chan struct{})
-	s.stopTest, s.testDone = cancel, done
-	s.mu.Unlock()
 	device := s.Device.Selected
 	if device == defaultDevice {
 		device = ""
 	}
 	s.TestMic.Disable()
-	go func() {
-		defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.micTest.start(ctx, cancel, func(ctx context.Context) {
 		err := s.ctl.TestDevice(ctx, device, func(rms float32) {
 			fyne.Do(func() { s.Meter.SetValue(levelToMeter(rms)) })
 		})
-		cancel()
 		fyne.Do(func() {
 			s.Meter.SetValue(0)
 			s.TestMic.Enable()
@@ -363,23 +393,14 @@ func (s *SettingsScreen) onTestMic() {
 				s.Message.SetText("Microphone test: " + err.Error())
 			}
 		})
-		s.mu.Lock()
-		s.stopTest = nil
-		s.mu.Unlock()
-	}()
+	})
 }
 
 // Close ends a microphone test and a conversion, and waits for an Apply in progress.
 func (s *SettingsScreen) Close() {
-	s.mu.Lock()
-	stops := []context.CancelFunc{s.stopTest, s.stopConvert}
-	dones := []chan struct{}{s.testDone, s.convertDone}
-	s.mu.Unlock()
-	for i, stop := range stops {
-		if stop != nil {
-			stop()
-			<-dones[i]
-		}
+	for _, j := range []*backgroundJob{&s.micTest, &s.convert} {
+		j.cancelRunning()
+		j.wait()
 	}
 	s.applying.Wait()
 }

@@ -192,20 +192,12 @@ func TestSettingsScreenMicrophoneTest(t *testing.T) {
 	}
 }
 
-// waitConversion waits for the conversion the screen started last.
-func waitConversion(s *SettingsScreen) {
-	s.mu.Lock()
-	done := s.convertDone
-	s.mu.Unlock()
-	<-done
-}
-
 // The Model row's button converts the chosen model to q8_0 and selects the copy without
 // switching to it; tapped again while it runs, it cancels.
 func TestSettingsScreenFasterCopy(t *testing.T) {
 	ctl, s := newSettingsWindow(t)
 	test.Tap(s.FasterCopy)
-	waitConversion(s)
+	s.convert.wait()
 	if s.Message.Text != "Made distil-small.en-q8_0. Apply to use it." {
 		t.Fatalf("message %q", s.Message.Text)
 	}
@@ -226,7 +218,7 @@ func TestSettingsScreenFasterCopy(t *testing.T) {
 		t.Fatalf("message %q, button %q while converting", s.Message.Text, s.FasterCopy.Text)
 	}
 	test.Tap(s.FasterCopy)
-	waitConversion(s)
+	s.convert.wait()
 	if s.Message.Text != "Conversion cancelled." || s.FasterCopy.Text != fasterCopyLabel || slices.Contains(s.Model.Options, "tiny.en-q8_0") {
 		t.Fatalf("message %q, button %q, models %v after cancel", s.Message.Text, s.FasterCopy.Text, s.Model.Options)
 	}
