@@ -295,7 +295,7 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) Bench
 		return r.Timings, err
 	}
 	take5 := speech[:5*engine.SampleRate]
-	// Warm up as the app's first take would: the first run allocates compute buffers.
+	// Warm up: the first run allocates compute buffers, which RSS should include.
 	if _, err := run(take5, engine.Options{MaxTokens: 1, AudioCtx: 64}); err != nil {
 		return fail(err)
 	}

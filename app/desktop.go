@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -229,7 +228,7 @@ func (d *Desktop) Status() string {
 // deviceLocked names the compute device, with the thread count on a CPU (d.mu held).
 func (d *Desktop) deviceLocked() string {
 	dev := d.model.Device()
-	if strings.HasPrefix(dev, "CPU") {
+	if !d.model.OnGPU() {
 		threads := d.cfg.Engine.Threads
 		if threads <= 0 {
 			threads = engine.DefaultThreads()

@@ -49,11 +49,12 @@ const gateFrame = TargetRate / 50 // 20 ms
 // does not count as speech while quiet speech in a quiet room does.
 func Gate(pcm []float32, cfg GateConfig) GateResult {
 	cfg.defaults()
-	levels, floor, peak, threshold := frameLevels(pcm, cfg)
+	levels, floor, peak := frameLevels(pcm)
 	if len(levels) == 0 {
 		return GateResult{NoiseFloorDB: -120, PeakDB: -120}
 	}
 	res := GateResult{NoiseFloorDB: floor, PeakDB: peak, Start: 0, End: 0}
+	threshold := math.Max(floor+cfg.MarginDB, cfg.MinLevelDB)
 	first, last, speech := -1, -1, 0
 	for i, l := range levels {
 		if l >= threshold {
@@ -76,11 +77,11 @@ func Gate(pcm []float32, cfg GateConfig) GateResult {
 }
 
 // frameLevels returns the level (dBFS) of each 20 ms frame, the noise floor (the
-// 15th-percentile level), the peak, and the level from which a frame counts as speech.
-func frameLevels(pcm []float32, cfg GateConfig) (levels []float64, floor, peak, threshold float64) {
+// 15th-percentile level) and the peak.
+func frameLevels(pcm []float32) (levels []float64, floor, peak float64) {
 	n := len(pcm) / gateFrame
 	if n == 0 {
-		return nil, 0, 0, 0
+		return nil, 0, 0
 	}
 	levels = make([]float64, n)
 	for i := range levels {
@@ -88,8 +89,7 @@ func frameLevels(pcm []float32, cfg GateConfig) (levels []float64, floor, peak, 
 	}
 	sorted := append([]float64(nil), levels...)
 	sort.Float64s(sorted)
-	floor, peak = sorted[len(sorted)*15/100], sorted[len(sorted)-1]
-	return levels, floor, peak, math.Max(floor+cfg.MarginDB, cfg.MinLevelDB)
+	return levels, sorted[len(sorted)*15/100], sorted[len(sorted)-1]
 }
 
 // QuietFor is how long the end of 16 kHz mono audio has stayed at its background level:
@@ -97,7 +97,7 @@ func frameLevels(pcm []float32, cfg GateConfig) (levels []float64, floor, peak, 
 // is louder than that, so it does not count as quiet. Audio without a background clearly
 // below its peak (20 dB; a steady sound throughout) has no quiet end: 0.
 func QuietFor(pcm []float32) time.Duration {
-	levels, floor, peak, _ := frameLevels(pcm, GateConfig{})
+	levels, floor, peak := frameLevels(pcm)
 	if len(levels) == 0 || peak-floor < 20 {
 		return 0
 	}
