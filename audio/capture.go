@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gordonklaus/portaudio"
 )
 
 // ErrNoInput is returned when no microphone matches or none exists.
@@ -51,6 +48,10 @@ type CaptureConfig struct {
 
 	// Stall is how long without audio counts as a failed device (default 1 s).
 	Stall time.Duration
+
+	// OnDevice hears of the microphone going away and coming back (it is reopened by
+	// itself); it must not block.
+	OnDevice func(DeviceStatus)
 }
 
 func (c *CaptureConfig) defaults() {
@@ -68,216 +69,38 @@ func (c *CaptureConfig) defaults() {
 	}
 }
 
-// InputDevice is a microphone PortAudio can open.
-type InputDevice struct {
-	Name       string
-	HostAPI    string
-	Channels   int
-	SampleRate float64
-	Default    bool
+// DeviceStatus reports the microphone going away (Lost, with why) and coming back.
+type DeviceStatus struct {
+	Lost bool
+	Err  error
 }
 
-// inputStream is what the microphone needs of PortAudio; tests replace it.
-type inputStream interface {
-	Start() error
-	Stop() error
-	Close() error
-	// InputLatency is how long audio takes from the microphone to a delivered block.
-	InputLatency() time.Duration
-}
-
-// streamOpener opens a mono float32 input stream delivering blocks to cb.
-type streamOpener func(dev string, cb func(block []float32)) (inputStream, float64, error)
-
-var paInit struct {
-	sync.Mutex
-	done bool
-	err  error
-	open int // streams open; PortAudio can only re-scan devices when none are
-}
-
-// countedStream keeps paInit.open right.
-type countedStream struct{ *portaudio.Stream }
-
-func (c countedStream) Close() error {
-	err := c.Stream.Close()
-	paInit.Lock()
-	paInit.open--
-	paInit.Unlock()
-	return err
-}
-
-func (c countedStream) InputLatency() time.Duration {
-	if i := c.Stream.Info(); i != nil {
-		return i.InputLatency
-	}
-	return minInputLatency
-}
-
-func openCounted(p portaudio.StreamParameters, cb any) (countedStream, error) {
-	s, err := portaudio.OpenStream(p, cb)
-	if err != nil {
-		return countedStream{}, err
-	}
-	paInit.Lock()
-	paInit.open++
-	paInit.Unlock()
-	return countedStream{s}, nil
-}
-
-// rescanDevices makes PortAudio list the devices again when no stream is open (it lists
-// them once, at initialisation), so a microphone plugged in later can be found. It reports
-// whether it did.
-func rescanDevices() bool {
-	paInit.Lock()
-	defer paInit.Unlock()
-	if !paInit.done || paInit.open > 0 {
-		return false
-	}
-	portaudio.Terminate()
-	paInit.err = portaudio.Initialize()
-	paInit.done = paInit.err == nil
-	return paInit.done
-}
-
-func initPortAudio() error {
-	paInit.Lock()
-	defer paInit.Unlock()
-	if !paInit.done {
-		paInit.err = portaudio.Initialize()
-		paInit.done = paInit.err == nil
-	}
-	return paInit.err
-}
-
-// InputDevices lists the microphones.
-func InputDevices() ([]InputDevice, error) {
-	if err := initPortAudio(); err != nil {
-		return nil, err
-	}
-	devs, err := portaudio.Devices()
-	if err != nil {
-		return nil, err
-	}
-	def, _ := portaudio.DefaultInputDevice()
-	var out []InputDevice
-	for _, d := range devs {
-		if d.MaxInputChannels < 1 {
-			continue
-		}
-		out = append(out, InputDevice{Name: d.Name, HostAPI: d.HostApi.Name, Channels: d.MaxInputChannels,
-			SampleRate: d.DefaultSampleRate, Default: def != nil && d.Name == def.Name})
-	}
-	return out, nil
-}
-
-func findInput(name string) (*portaudio.DeviceInfo, error) {
-	if name == "" {
-		d, err := portaudio.DefaultInputDevice()
-		if err != nil || d == nil {
-			return nil, fmt.Errorf("%w: no default input (%v)", ErrNoInput, err)
-		}
-		return d, nil
-	}
-	devs, err := portaudio.Devices()
-	if err != nil {
-		return nil, err
-	}
-	var matches []*portaudio.DeviceInfo
-	for _, d := range devs {
-		if d.MaxInputChannels < 1 {
-			continue
-		}
-		if d.Name == name {
-			return d, nil
-		}
-		if strings.Contains(strings.ToLower(d.Name), strings.ToLower(name)) {
-			matches = append(matches, d)
-		}
-	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("%w named %q (see dictate devices)", ErrNoInput, name)
-	case 1:
-		return matches[0], nil
-	}
-	names := make([]string, len(matches))
-	for i, d := range matches {
-		names[i] = d.Name
-	}
-	return nil, fmt.Errorf("%w: %q matches several inputs: %s", ErrNoInput, name, strings.Join(names, "; "))
-}
-
-var minInputLatency = 30 * time.Millisecond
-
-// deviceRates remembers the rate chosen for each device: Pa_IsFormatSupported is asked
-// once, because with ALSA's PulseAudio plugin a stream opened right after that check stays
-// silent (measured: 232 samples in a second, every time).
-var deviceRates struct {
-	sync.Mutex
-	m map[string]float64
-}
-
-// openPortAudio opens the device at 16 kHz when it supports that (PulseAudio, PipeWire and
-// most USB microphones do), else at its own rate for the resampler.
-func openPortAudio(name string, cb func([]float32)) (inputStream, float64, error) {
-	if err := initPortAudio(); err != nil {
-		return nil, 0, err
-	}
-	dev, err := findInput(name)
-	if err != nil && rescanDevices() {
-		dev, err = findInput(name)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	p := portaudio.LowLatencyParameters(dev, nil)
-	p.Input.Channels = 1
-	// The same plugin starves below ~20 ms of buffering; 30 ms costs nothing noticeable.
-	p.Input.Latency = max(p.Input.Latency, minInputLatency)
-	deviceRates.Lock()
-	rate, ok := deviceRates.m[dev.Name]
-	if !ok {
-		p.SampleRate = TargetRate
-		rate = TargetRate
-		if portaudio.IsFormatSupported(p, func([]float32) {}) != nil {
-			rate = dev.DefaultSampleRate
-		}
-		if deviceRates.m == nil {
-			deviceRates.m = map[string]float64{}
-		}
-		deviceRates.m[dev.Name] = rate
-	}
-	deviceRates.Unlock()
-	p.SampleRate = rate
-	// 100 ms blocks. Each callback costs about 0.3 ms of CPU in PortAudio, ALSA's PulseAudio
-	// plugin and cgo (measured on a 2-core VM): the 120-frame blocks the host API picks by
-	// itself made an open, waiting stream cost 4% of a core, 100 ms blocks 0.4%. (10 ms blocks
-	// stall that plugin: one callback per second.) The take's start is covered by pre-roll,
-	// and its tail by the 300 ms recorded after release.
-	p.FramesPerBuffer = int(rate / 10)
-	s, err := openCounted(p, func(in []float32) { cb(in) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("opening %s: %w", dev.Name, err)
-	}
-	return s, p.SampleRate, nil
-}
-
-// Microphone records takes.
+// Microphone records takes. A stream whose device stops delivering (an audio server that
+// restarted, a USB microphone pulled) is closed and opened again, with the devices
+// re-scanned: before the next take, and in instant-start mode also while waiting.
 type Microphone struct {
 	cfg  CaptureConfig
 	open streamOpener
 
-	mu      sync.Mutex
-	stream  inputStream
-	rate    float64
-	latency time.Duration // the stream's input latency
-	blocks  chan []float32
-	take    *Take
-	closed  bool
-	pumpEnd chan struct{}
-	warm    chan struct{} // closed once the device has run once (nil: no warm-up)
+	// streamMu serialises opening and closing the stream and starting takes; it is taken
+	// before mu. The stream's fields change only under both.
+	streamMu sync.Mutex
+	stream   inputStream // nil while closed
+	rate     float64
+	latency  time.Duration // the stream's input latency
+	blocks   chan []float32
+	pumpEnd  chan struct{}
+	failed   bool // the last stream stopped delivering: re-scan before opening again
+	lost     bool // the user was told the microphone is gone (and is told it is back)
 
+	mu         sync.Mutex
+	take       *Take
+	closed     bool
+	warm       chan struct{} // closed once the device has run once (nil: no warm-up)
+	quit       chan struct{} // closed by Close: ends the supervisor
+	supervised sync.WaitGroup
+
+	lastBlock  atomic.Int64  // UnixNano of the newest block
 	firstBlock chan struct{} // closed once the open stream has delivered a pre-roll's worth
 	firstOnce  sync.Once
 	received   atomic.Int64
@@ -299,7 +122,7 @@ func OpenMicrophone(cfg CaptureConfig) (*Microphone, error) {
 	if err := initPortAudio(); err != nil {
 		return nil, fmt.Errorf("audio system: %w", err)
 	}
-	if _, err := findInput(cfg.Device); err != nil {
+	if err := checkInput(cfg.Device); err != nil {
 		return nil, err
 	}
 	m, err := openMicrophone(cfg, openPortAudio)
@@ -311,7 +134,8 @@ func OpenMicrophone(cfg CaptureConfig) (*Microphone, error) {
 		go func() {
 			select {
 			case <-m.firstBlock:
-			case <-time.After(3 * time.Second):
+			case <-time.After(firstBlockWait):
+			case <-m.quit:
 			}
 			close(m.warm)
 		}()
@@ -331,11 +155,17 @@ func (m *Microphone) Ready() <-chan struct{} {
 	return m.warm
 }
 
-// warmUp runs the device once: with ALSA's PulseAudio plugin the first stream of a
-// process delivers its first block only after ~2 s and then starves (measured), a stream
-// opened right after it starts in ~12 ms. The first take waits for this.
+// warmUp runs the device once before the first take (see probe).
 func (m *Microphone) warmUp() {
 	defer close(m.warm)
+	m.probe()
+}
+
+// probe opens the device, waits for its first block and closes it again: with ALSA's
+// PulseAudio plugin the first stream of a process (or the first after the server
+// restarted) delivers its first block only after ~2 s and then starves (measured), while a
+// stream opened right after it starts in ~12 ms.
+func (m *Microphone) probe() {
 	got := make(chan struct{}, 1)
 	s, _, err := m.open(m.cfg.Device, func([]float32) {
 		select {
@@ -349,7 +179,8 @@ func (m *Microphone) warmUp() {
 	if s.Start() == nil {
 		select {
 		case <-got:
-		case <-time.After(3 * time.Second):
+		case <-time.After(firstBlockWait):
+		case <-m.quit:
 		}
 		s.Stop()
 	}
@@ -358,17 +189,25 @@ func (m *Microphone) warmUp() {
 
 func openMicrophone(cfg CaptureConfig, open streamOpener) (*Microphone, error) {
 	cfg.defaults()
-	m := &Microphone{cfg: cfg, open: open, firstBlock: make(chan struct{})}
+	m := &Microphone{cfg: cfg, open: open, firstBlock: make(chan struct{}), quit: make(chan struct{})}
 	if cfg.InstantStart {
-		if err := m.openStream(); err != nil {
+		m.streamMu.Lock()
+		err := m.openStream()
+		m.streamMu.Unlock()
+		if err != nil {
 			return nil, err
 		}
+		m.supervised.Add(1)
+		go m.supervise()
 	}
 	return m, nil
 }
 
-// openStream starts the device and the goroutine that drains its blocks.
+// openStream starts the device and the goroutine that drains its blocks (m.streamMu held).
 func (m *Microphone) openStream() error {
+	if m.failed {
+		rescanDevices() // an audio server that restarted can list its devices anew
+	}
 	blocks := make(chan []float32, 512) // ~50 s of 100 ms blocks of slack
 	s, rate, err := m.open(m.cfg.Device, func(in []float32) { m.onBlock(in, blocks) })
 	if err != nil {
@@ -378,25 +217,118 @@ func (m *Microphone) openStream() error {
 	m.ring, m.ringKeep, m.recording = m.ring[:0], int(m.cfg.PreRoll.Seconds()*rate), false
 	m.ringMu.Unlock()
 	m.received.Store(0)
+	m.lastBlock.Store(time.Now().UnixNano())
 	if err := s.Start(); err != nil {
 		s.Close()
 		return err
 	}
-	m.stream, m.rate, m.blocks, m.latency = s, rate, blocks, s.InputLatency()
-	m.pumpEnd = make(chan struct{})
-	go m.pump(blocks, m.pumpEnd)
+	latency := s.InputLatency()
+	pumpEnd := make(chan struct{})
+	m.mu.Lock()
+	m.stream, m.rate, m.blocks, m.latency, m.pumpEnd, m.failed = s, rate, blocks, latency, pumpEnd, false
+	m.mu.Unlock()
+	go m.pump(blocks, pumpEnd)
 	return nil
+}
+
+// closeStream stops the device and waits for the pump (m.streamMu held); a no-op when
+// closed. A stream whose device failed is aborted: stopping would wait for it.
+func (m *Microphone) closeStream() {
+	if m.stream == nil {
+		return
+	}
+	if m.failed {
+		m.stream.Abort()
+	} else {
+		m.stream.Stop()
+	}
+	m.stream.Close()
+	close(m.blocks) // the callback no longer runs: nothing sends on it any more
+	<-m.pumpEnd
+	m.mu.Lock()
+	m.stream = nil
+	m.mu.Unlock()
+}
+
+// stalled reports an open stream that has delivered nothing for the given time (m.streamMu
+// held). A new stream gets firstBlockWait for its first block: through ALSA's PulseAudio
+// plugin the first stream of a process takes ~2 s to start.
+func (m *Microphone) stalled(after time.Duration) bool {
+	if m.received.Load() == 0 {
+		after = max(after, firstBlockWait)
+	}
+	return m.stream != nil && time.Since(time.Unix(0, m.lastBlock.Load())) > after
+}
+
+const firstBlockWait = 3 * time.Second
+
+// staleAtStart is how long a stream may have been silent when a take starts: blocks come
+// every 100 ms, so one that sent none for four of them has lost its device (an audio server
+// killed right after the last take), and the take would record nothing.
+func (m *Microphone) staleAtStart() time.Duration { return min(m.cfg.Stall, 400*time.Millisecond) }
+
+// reopen replaces a stream that stopped delivering, or opens one that failed to open
+// (m.streamMu held), telling cfg.OnDevice when the microphone goes away and comes back.
+func (m *Microphone) reopen(why error) error {
+	if m.stream != nil {
+		m.failed = true
+		m.closeStream()
+	}
+	if !m.lost {
+		m.lost = true
+		m.report(DeviceStatus{Lost: true, Err: why})
+	}
+	m.probe() // a restarted server starves the first stream opened on it
+	if err := m.openStream(); err != nil {
+		m.failed = true
+		return err
+	}
+	m.lost = false
+	m.report(DeviceStatus{})
+	return nil
+}
+
+func (m *Microphone) report(s DeviceStatus) {
+	if m.cfg.OnDevice != nil {
+		m.cfg.OnDevice(s)
+	}
+}
+
+// supervise keeps an instant-start stream alive between takes: one that stops delivering
+// is opened again (retried every cfg.Stall until the device is back). A take in progress
+// is left alone; it ends with ErrDeviceStopped and the next Start reopens.
+func (m *Microphone) supervise() {
+	defer m.supervised.Done()
+	tick := time.NewTicker(m.cfg.Stall)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-tick.C:
+		}
+		m.streamMu.Lock()
+		m.mu.Lock()
+		idle := m.take == nil && !m.closed
+		m.mu.Unlock()
+		if idle && (m.stream == nil || m.stalled(m.cfg.Stall)) {
+			m.reopen(ErrDeviceStopped)
+		}
+		m.streamMu.Unlock()
+	}
 }
 
 // onBlock runs on PortAudio's thread: it keeps the pre-roll between takes, or copies the
 // block to the pump while recording; it never waits on anything but the short ring lock.
 func (m *Microphone) onBlock(in []float32, blocks chan []float32) {
+	m.lastBlock.Store(time.Now().UnixNano())
+	received := m.received.Add(int64(len(in)))
 	m.ringMu.Lock()
 	if !m.recording {
 		m.keepPreRoll(in)
 		keep := m.ringKeep
 		m.ringMu.Unlock()
-		m.prime(len(in), keep)
+		m.prime(received, keep)
 		return
 	}
 	m.ringMu.Unlock()
@@ -417,21 +349,10 @@ func (m *Microphone) keepPreRoll(b []float32) {
 // prime makes the microphone ready once a full pre-roll has arrived: a stream's first
 // blocks can be silence while the audio server starts it (with 100 ms blocks, a take
 // started on the first block lost its first 100 ms; measured by TestE2ESignalCapture).
-func (m *Microphone) prime(n, keep int) {
-	if m.received.Add(int64(n)) >= int64(keep) {
+func (m *Microphone) prime(received int64, keep int) {
+	if received >= int64(keep) {
 		m.firstOnce.Do(func() { close(m.firstBlock) })
 	}
-}
-
-func (m *Microphone) closeStream() {
-	if m.stream == nil {
-		return
-	}
-	m.stream.Stop()
-	m.stream.Close()
-	close(m.blocks)
-	<-m.pumpEnd
-	m.stream = nil
 }
 
 // pump moves blocks to the current take. The first block after a take has ended goes back
@@ -452,23 +373,27 @@ func (m *Microphone) pump(blocks chan []float32, end chan struct{}) {
 	}
 }
 
-// Start begins a take. Only one take records at a time.
+// Start begins a take. Only one take records at a time. A stream that stopped delivering
+// since the last take (or failed in it) is opened again first.
 func (m *Microphone) Start() (*Take, error) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, errors.New("microphone is closed")
+	if err := m.usable(); err != nil {
+		return nil, err
 	}
-	if m.take != nil {
-		m.mu.Unlock()
-		return nil, errors.New("a take is already recording")
-	}
-	m.mu.Unlock()
 	if m.warm != nil {
 		<-m.warm
 	}
 	started := time.Now()
-	if m.stream == nil {
+	m.streamMu.Lock()
+	defer m.streamMu.Unlock()
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.stalled(m.staleAtStart()) || (m.stream == nil && m.failed):
+		if err := m.reopen(ErrDeviceStopped); err != nil {
+			return nil, fmt.Errorf("%w; reconnecting", err)
+		}
+	case m.stream == nil:
 		if err := m.openStream(); err != nil {
 			return nil, err
 		}
@@ -498,23 +423,51 @@ func (m *Microphone) Start() (*Take, error) {
 	return t, nil
 }
 
-func (m *Microphone) finish(t *Take) {
+// usable refuses a take on a closed microphone or while one records.
+func (m *Microphone) usable() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
+		return errors.New("microphone is closed")
+	case m.take != nil:
+		return errors.New("a take is already recording")
+	}
+	return nil
+}
+
+// finish detaches a stopped take. The stream closes unless it stays open between takes;
+// one whose device failed closes either way, to be opened afresh.
+func (m *Microphone) finish(t *Take, deviceFailed bool) {
+	m.streamMu.Lock()
+	defer m.streamMu.Unlock()
 	m.mu.Lock()
 	if m.take == t {
 		m.take = nil
 	}
 	m.mu.Unlock()
-	if !m.cfg.InstantStart {
+	if deviceFailed {
+		m.failed = true
+	}
+	if !m.cfg.InstantStart || deviceFailed {
 		m.closeStream()
 	}
 }
 
-// Close stops the device.
+// Close stops the device; a take still stopping finishes with what it has.
 func (m *Microphone) Close() error {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
 	m.closed = true
+	close(m.quit)
 	m.mu.Unlock()
+	m.supervised.Wait()
+	m.streamMu.Lock()
 	m.closeStream()
+	m.streamMu.Unlock()
 	return nil
 }
 
@@ -545,6 +498,7 @@ type Take struct {
 	latency   time.Duration // from the microphone to a delivered block
 	err       error
 	stopping  chan struct{}
+	stopOnce  sync.Once
 	done      chan struct{}
 	mu        sync.Mutex
 }
@@ -589,10 +543,11 @@ func (t *Take) add(block []float32) {
 			return
 		}
 	}
-	t.keep(out)
+	t.append(out)
 }
 
-func (t *Take) keep(out []float32) {
+// append adds 16 kHz samples to the take: in memory up to its limit, and to the spool.
+func (t *Take) append(out []float32) {
 	t.total += int64(len(out))
 	if room := t.limit - len(t.samples); room > 0 {
 		t.samples = append(t.samples, out[:min(room, len(out))]...)
@@ -637,22 +592,31 @@ func (t *Take) Failed() error {
 }
 
 // Stop records the tail, ends the take and returns its audio. A device failure is reported
-// in TakeAudio.Err with the audio recorded until then.
+// in TakeAudio.Err with the audio recorded until then. Calls after the first (or at the same
+// time) wait for it and return the same audio.
 func (t *Take) Stop() TakeAudio {
-	select {
-	case <-t.done:
-		return t.result()
-	default:
-	}
-	if t.Failed() == nil {
+	t.stopOnce.Do(t.stop)
+	<-t.done
+	return t.result()
+}
+
+func (t *Take) stop() {
+	deviceFailed := t.Failed() != nil
+	if !deviceFailed {
+		stopAt := time.Now()
 		t.recordTail()
+		// No block through a whole tail of 200 ms or more: the device went away at the end
+		// of the take (its audio is complete). The stream is reopened for the next one.
+		t.mu.Lock()
+		deviceFailed = t.mic.cfg.Tail >= 200*time.Millisecond && t.lastBlock.Before(stopAt)
+		t.mu.Unlock()
 	}
 	close(t.stopping)
-	t.mic.finish(t)
+	t.mic.finish(t, deviceFailed || t.Failed() != nil)
 	t.mu.Lock()
 	if t.res != nil {
 		if tail, err := t.res.flush(); err == nil {
-			t.keep(tail)
+			t.append(tail)
 		}
 	}
 	if t.spool != nil {
@@ -662,7 +626,6 @@ func (t *Take) Stop() TakeAudio {
 	}
 	t.mu.Unlock()
 	close(t.done)
-	return t.result()
 }
 
 // QuietGap is how long the end of a take must be silent for QuietTail to end the tail.

@@ -55,6 +55,7 @@ func (f *fakeStream) Start() error {
 	return nil
 }
 func (f *fakeStream) Stop() error                 { close(f.stopped); f.wg.Wait(); return nil }
+func (f *fakeStream) Abort() error                { return f.Stop() }
 func (f *fakeStream) InputLatency() time.Duration { return 20 * time.Millisecond }
 func (f *fakeStream) Close() error                { f.closes.Add(1); return nil }
 
@@ -62,12 +63,16 @@ type fakeDevice struct {
 	rate    float64
 	streams []*fakeStream
 	closes  atomic.Int32
+	down    atomic.Bool // the audio server is gone: opening fails
 	mu      sync.Mutex
 }
 
 func (d *fakeDevice) open(name string, cb func([]float32)) (inputStream, float64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.down.Load() {
+		return nil, 0, errors.New("connection refused")
+	}
 	s := &fakeStream{rate: d.rate, cb: cb, closes: &d.closes}
 	d.streams = append(d.streams, s)
 	return s, d.rate, nil
@@ -289,6 +294,116 @@ func TestMicrophoneErrors(t *testing.T) {
 	}
 	if _, err := openMicrophone(CaptureConfig{InstantStart: true}, failing); !errors.Is(err, ErrNoInput) {
 		t.Errorf("instant start: %v", err)
+	}
+}
+
+// Two Stops at once (the hotkey's release and a device watchdog) and a Close racing them
+// (shutdown after its timeout) end the take once: no double close, the same audio for both.
+func TestConcurrentStopAndClose(t *testing.T) {
+	for _, instant := range []bool{false, true} {
+		dev := &fakeDevice{rate: TargetRate}
+		m, err := openMicrophone(CaptureConfig{InstantStart: instant, Tail: 50 * time.Millisecond}, dev.open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		take, err := m.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		results := make([]TakeAudio, 2)
+		for i := range results {
+			wg.Add(1)
+			go func() { defer wg.Done(); results[i] = take.Stop() }()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); m.Close() }()
+		wg.Wait()
+		if len(results[0].Samples) != len(results[1].Samples) || results[0].Duration != results[1].Duration {
+			t.Errorf("instant %v: the two Stops returned different takes: %d and %d samples", instant, len(results[0].Samples), len(results[1].Samples))
+		}
+		if dev.closes.Load() != 1 {
+			t.Errorf("instant %v: stream closed %d times", instant, dev.closes.Load())
+		}
+	}
+}
+
+// statusLog records what OnDevice was told.
+type statusLog struct {
+	mu  sync.Mutex
+	got []DeviceStatus
+}
+
+func (l *statusLog) add(s DeviceStatus) { l.mu.Lock(); l.got = append(l.got, s); l.mu.Unlock() }
+func (l *statusLog) all() []DeviceStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]DeviceStatus(nil), l.got...)
+}
+
+// An audio server that restarts between takes (the stream goes silent, opening fails for a
+// while, then works) is ridden through: the stream is reopened by itself, the user is told
+// it went and came back, and the next take records.
+func TestInstantStartReopensAfterServerRestart(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	var log statusLog
+	m, err := openMicrophone(CaptureConfig{InstantStart: true, Stall: 100 * time.Millisecond, Tail: 10 * time.Millisecond, OnDevice: log.add}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if a := record(t, m, 100*time.Millisecond); a.Err != nil {
+		t.Fatal(a.Err)
+	}
+	dev.down.Store(true)
+	dev.last().halt.Store(true)
+	if !waitUntil(5*time.Second, func() bool { s := log.all(); return len(s) == 1 && s[0].Lost }) {
+		t.Fatalf("the lost stream was not reported: %+v", log.all())
+	}
+	dev.down.Store(false)
+	if !waitUntil(5*time.Second, func() bool { return len(log.all()) == 2 }) {
+		t.Fatalf("the stream did not come back: %+v", log.all())
+	}
+	if s := log.all(); !s[0].Lost || !errors.Is(s[0].Err, ErrDeviceStopped) || s[1].Lost {
+		t.Errorf("reported %+v, want lost then back", s)
+	}
+	a := record(t, m, 200*time.Millisecond)
+	if a.Err != nil || secs(len(a.Samples)) < 0.15 {
+		t.Fatalf("take after the restart: %v, %.2f s", a.Err, secs(len(a.Samples)))
+	}
+	if n := len(dev.streams); n < 2 {
+		t.Errorf("%d streams opened, want a new one after the restart", n)
+	}
+}
+
+// A take whose device dies keeps its audio, and the next take opens a fresh stream even in
+// instant-start mode (where the stream otherwise stays open).
+func TestFailedTakeReopensStream(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	var log statusLog
+	m, err := openMicrophone(CaptureConfig{InstantStart: true, Stall: 150 * time.Millisecond, Tail: 10 * time.Millisecond, OnDevice: log.add}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	take, err := m.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := dev.last()
+	first.halt.Store(true)
+	if !waitUntil(2*time.Second, func() bool { return take.Failed() != nil }) {
+		t.Fatal("a silent device was not noticed")
+	}
+	if a := take.Stop(); !errors.Is(a.Err, ErrDeviceStopped) {
+		t.Fatalf("failed take: %v", a.Err)
+	}
+	a := record(t, m, 200*time.Millisecond)
+	if a.Err != nil || len(a.Samples) == 0 || dev.last() == first {
+		t.Fatalf("next take: %v, %d samples, new stream %v", a.Err, len(a.Samples), dev.last() != first)
+	}
+	if s := log.all(); len(s) != 2 || !s[0].Lost || s[1].Lost {
+		t.Errorf("reported %+v, want lost then back", s)
 	}
 }
 

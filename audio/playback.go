@@ -3,13 +3,10 @@ package audio
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gordonklaus/portaudio"
 )
 
 // Cue is a short sound held in memory, ready to play.
@@ -78,25 +75,11 @@ func (p *Player) Wait() { p.wg.Wait() }
 
 // PlayBlocking plays c on the default output device and returns when it has been played.
 func PlayBlocking(c Cue) error {
-	if err := initPortAudio(); err != nil {
-		return err
-	}
-	dev, err := portaudio.DefaultOutputDevice()
-	if err != nil && rescanDevices() {
-		dev, err = portaudio.DefaultOutputDevice()
-	}
-	if err != nil {
-		return fmt.Errorf("no sound output: %w", err)
-	}
-	params := portaudio.HighLatencyParameters(nil, dev)
-	params.Output.Channels = 1
-	params.SampleRate = float64(c.Rate)
-	params.FramesPerBuffer = portaudio.FramesPerBufferUnspecified
 	// The callback runs on PortAudio's thread: it only copies and never blocks.
 	var pos atomic.Int64
 	played := make(chan struct{})
 	var once sync.Once
-	stream, err := openCounted(params, func(out []float32) {
+	stream, err := openOutput(c.Rate, func(out []float32) {
 		p := int(pos.Load())
 		n := copy(out, c.Samples[min(p, len(c.Samples)):])
 		clear(out[n:])
@@ -106,7 +89,7 @@ func PlayBlocking(c Cue) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("sound output %s: %w", dev.Name, err)
+		return err
 	}
 	defer stream.Close()
 	if err := stream.Start(); err != nil {

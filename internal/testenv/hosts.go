@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,9 +62,12 @@ func X(t testing.TB) string {
 type Pulse struct {
 	Sink    string
 	runtime string
+	server  *exec.Cmd   // the daemon
+	tone    []*exec.Cmd // the room tone: sox | pacat
 }
 
 // PulseAudio starts the server (once): a null sink whose monitor is the default source.
+// Clients never autospawn a server of their own (a restart test stops this one).
 func PulseAudio(t testing.TB) *Pulse {
 	t.Helper()
 	hosts.Lock()
@@ -71,26 +75,41 @@ func PulseAudio(t testing.TB) *Pulse {
 	if hosts.pulse != nil {
 		return hosts.pulse
 	}
-	bin := Tool(t, "pulseaudio")
+	Tool(t, "pulseaudio")
 	Tool(t, "pactl")
 	dir, err := os.MkdirTemp("", "dictate-pulse-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hosts.dirs = append(hosts.dirs, dir)
+	clientConf := filepath.Join(dir, "client.conf")
+	if err := os.WriteFile(clientConf, []byte("autospawn = no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	os.Setenv("XDG_RUNTIME_DIR", dir)
 	os.Setenv("PULSE_RUNTIME_PATH", filepath.Join(dir, "pulse"))
-	cmd := exec.Command(bin, "--daemonize=no", "--exit-idle-time=-1", "-n", "--disallow-exit",
-		"--load=module-null-sink sink_name=dictate_sink rate=48000", "--load=module-native-protocol-unix")
+	os.Setenv("PULSE_CLIENTCONFIG", clientConf)
+	p := &Pulse{Sink: "dictate_sink", runtime: dir}
+	p.start(t)
+	hosts.pulse = p
+	return p
+}
+
+// start runs the daemon and the room tone (hosts held).
+func (p *Pulse) start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(Tool(t, "pulseaudio"), "--daemonize=no", "--exit-idle-time=-1", "-n", "--disallow-exit",
+		"--load=module-null-sink sink_name="+p.Sink+" rate=48000", "--load=module-native-protocol-unix")
 	cmd.Env = os.Environ()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	hosts.procs = append(hosts.procs, cmd)
+	p.server = cmd
 	if !WaitFor(5*time.Second, func() bool { return exec.Command("pactl", "info").Run() == nil }) {
 		t.Fatal("PulseAudio did not start")
 	}
-	for _, args := range [][]string{{"set-default-source", "dictate_sink.monitor"}, {"set-default-sink", "dictate_sink"}} {
+	for _, args := range [][]string{{"set-default-source", p.Sink + ".monitor"}, {"set-default-sink", p.Sink}} {
 		if out, err := exec.Command("pactl", args...).CombinedOutput(); err != nil {
 			t.Fatalf("pactl %v: %v %s", args, err, out)
 		}
@@ -99,7 +118,7 @@ func PulseAudio(t testing.TB) *Pulse {
 	// so quiet brown noise (about -70 dBFS) plays into it all the time.
 	sox := exec.Command(Tool(t, "sox"), "-q", "-n", "-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-",
 		"synth", "7200", "brownnoise", "vol", "0.0003")
-	pacat := exec.Command(Tool(t, "pacat"), "--playback", "--raw", "--rate=48000", "--channels=1", "--format=s16le", "--device=dictate_sink")
+	pacat := exec.Command(Tool(t, "pacat"), "--playback", "--raw", "--rate=48000", "--channels=1", "--format=s16le", "--device="+p.Sink)
 	pipe, err := sox.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +131,22 @@ func PulseAudio(t testing.TB) *Pulse {
 		t.Fatal(err)
 	}
 	hosts.procs = append(hosts.procs, sox, pacat)
-	hosts.pulse = &Pulse{Sink: "dictate_sink", runtime: dir}
-	return hosts.pulse
+	p.tone = []*exec.Cmd{sox, pacat}
+}
+
+// Restart kills the server as a crash or an upgrade would (clients lose their streams),
+// then starts it again as it was. It returns once the new server answers.
+func (p *Pulse) Restart(t testing.TB) {
+	t.Helper()
+	hosts.Lock()
+	defer hosts.Unlock()
+	for _, c := range append([]*exec.Cmd{p.server}, p.tone...) {
+		c.Process.Kill()
+		c.Wait()
+	}
+	dead := map[*exec.Cmd]bool{p.server: true, p.tone[0]: true, p.tone[1]: true}
+	hosts.procs = slices.DeleteFunc(hosts.procs, func(c *exec.Cmd) bool { return dead[c] })
+	p.start(t)
 }
 
 // Play plays a sound file into the sink and returns when it has been played.
