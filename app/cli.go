@@ -42,6 +42,8 @@ type CLI struct {
 	Interactive bool
 	// GUI runs the desktop window for a session (nil in builds without one).
 	GUI func(ctx context.Context, d *Desktop) error
+
+	log *slog.Logger
 }
 
 type usageError struct{ msg string }
@@ -84,7 +86,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	if os.Getenv("DICTATE_LOG") == "debug" {
 		level = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level})))
+	c.log = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
+	engine.SetLogger(c.log)
 
 	if len(args) == 0 {
 		if c.GUI != nil && (os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "") {

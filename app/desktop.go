@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -19,17 +20,28 @@ import (
 // when settings change, file transcription, the model manager and the settings file. It
 // has no GUI code; ui/ renders it. It keeps working without a model (first run) or without
 // a session (no microphone, hotkey taken): what failed is reported and can be fixed live.
+//
+// Two locks: ops serialises what replaces the model or the session (loads, restarts, the
+// portal's dialog) and is held through that slow work; mu guards the fields and is only
+// ever held to read or swap them, so the window's calls never wait for a load. Fields that
+// change are written under both.
 type Desktop struct {
 	base         SessionConfig // what settings do not cover: files, hotkey backend, token cap
 	settingsPath string
 	manager      *models.Manager
 	history      *History
 	events       broadcaster
+	log          *slog.Logger
 	ctx          context.Context
+	cancel       context.CancelFunc // ends a session start in progress (Close)
+	loaded       chan struct{}      // closed once the first model load has ended
+
+	ops sync.Mutex
 
 	mu        sync.Mutex
 	settings  Settings
 	notices   []string
+	loading   string // the model file being loaded, for Status
 	model     *engine.Model
 	modelPath string
 	fileJobs  map[*engine.Model]*sync.WaitGroup // file transcriptions running on each model
@@ -47,70 +59,102 @@ type DesktopConfig struct {
 	Settings     Settings
 	SettingsPath string
 	Manager      *models.Manager
-	Notices      []string // shown once (a settings file that was reset, …)
-	Recommended  string   // the model to offer when none is installed
+	Notices      []string     // shown once (a settings file that was reset, …)
+	Recommended  string       // the model to offer when none is installed
+	Log          *slog.Logger // default: discard
 }
 
-// OpenDesktop loads the model and starts dictation. Failures there do not fail it: they
-// are reported by Status and as events, and the window offers the fix.
+// OpenDesktop returns at once; the model loads and dictation starts in the background
+// (Loaded is closed then). Failures there do not fail it: they are reported by Status and
+// as events, and the window offers the fix.
 func OpenDesktop(ctx context.Context, c DesktopConfig) (*Desktop, error) {
 	hist, err := OpenHistory(c.Session.HistoryPath)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	d := &Desktop{base: c.Session, settingsPath: c.SettingsPath, manager: c.Manager, history: hist, ctx: ctx,
-		settings: c.Settings, notices: c.Notices, recommend: c.Recommended}
+	log := c.Log
+	if log == nil {
+		log = discardLog
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	d := &Desktop{base: c.Session, settingsPath: c.SettingsPath, manager: c.Manager, history: hist, ctx: ctx, cancel: cancel,
+		log: log, loaded: make(chan struct{}), settings: c.Settings, notices: c.Notices, recommend: c.Recommended}
+	d.base.Log = log
 	if c.Session.ModelPath == "" {
 		d.startErr = errors.New("no speech model is installed yet")
+		close(d.loaded)
 		return d, nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.loadModel(c.Session.ModelPath, c.Session.GPU); err != nil {
-		d.startErr = err
-		d.notices = append(d.notices, "Could not load the model: "+err.Error())
-		return d, nil
-	}
-	d.startErr = d.startSession(c.Session)
-	if d.startErr != nil {
-		d.notices = append(d.notices, "Dictation is not running: "+d.startErr.Error()+". Fix it in Settings.")
-	}
+	d.loading = c.Session.ModelPath
+	d.ops.Lock() // taken here, so that whatever comes next waits for the first load
+	go func() {
+		defer d.ops.Unlock()
+		defer close(d.loaded)
+		d.firstLoad(d.base)
+	}()
 	return d, nil
 }
 
-// loadModel replaces the model (d.mu held, no session running on the old one).
-func (d *Desktop) loadModel(path string, gpu bool) error {
-	m, err := engine.Load(path, loadOptions(gpu))
+// firstLoad loads the model and starts the session (d.ops held).
+func (d *Desktop) firstLoad(cfg SessionConfig) {
+	m, err := engine.Load(cfg.ModelPath, loadOptions(cfg.GPU))
+	d.mu.Lock()
+	d.loading = ""
 	if err != nil {
-		return err
+		d.startErr = err
+		d.notices = append(d.notices, "Could not load the model: "+err.Error())
+	} else {
+		d.model, d.modelPath = m, cfg.ModelPath
 	}
-	d.retireModelLocked()
-	d.model, d.modelPath = m, path
-	return nil
+	d.mu.Unlock()
+	if err == nil {
+		if err := d.startSession(cfg); err != nil {
+			d.setStartErr(err)
+			d.events.publish(Event{Kind: EventNotice, Text: "Dictation is not running: " + err.Error() + ". Fix it in Settings."})
+		}
+	} else {
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not load the model: %w", err)})
+	}
+	d.statusChanged()
 }
 
-// retireModelLocked lets go of the current model (d.mu held). It is freed once the file
-// transcriptions running on it have finished, without holding d.mu meanwhile: a long file
-// neither fails when the model is switched nor freezes the app until it ends.
-func (d *Desktop) retireModelLocked() {
-	m, jobs := d.model, d.fileJobs[d.model]
-	if m == nil {
+// Loaded is closed once the model given at start has loaded (or failed to).
+func (d *Desktop) Loaded() <-chan struct{} { return d.loaded }
+
+// statusChanged tells the window to read Status, NeedsModel and CanDictate again.
+func (d *Desktop) statusChanged() { d.events.publish(Event{Kind: EventStatus}) }
+
+func (d *Desktop) setStartErr(err error) {
+	d.mu.Lock()
+	d.startErr = err
+	d.mu.Unlock()
+}
+
+// swapModel makes m the model in use and lets go of the old one (d.ops held, no session
+// running on the old one). The old one is freed once the file transcriptions running on it
+// have finished, without holding a lock meanwhile: a long file neither fails when the model
+// is switched nor freezes the app until it ends.
+func (d *Desktop) swapModel(m *engine.Model, path string) {
+	d.mu.Lock()
+	old, jobs := d.model, d.fileJobs[d.model]
+	delete(d.fileJobs, old)
+	d.model, d.modelPath = m, path
+	d.mu.Unlock()
+	if old == nil {
 		return
 	}
-	delete(d.fileJobs, m)
-	d.model = nil
 	go func() {
 		if jobs != nil {
 			jobs.Wait()
 		}
-		m.Close()
+		old.Close()
 	}()
 }
 
-// startSession runs a session on the loaded model (d.mu held). The hotkey of a session
+// startSession runs a session on the loaded model (d.ops held). The hotkey of a session
 // that just ended can take the X server a moment to release, hence the retries.
 func (d *Desktop) startSession(cfg SessionConfig) error {
-	cfg.model, cfg.ModelPath = d.model, d.modelPath
+	cfg.model, cfg.ModelPath, cfg.Log = d.model, d.modelPath, d.log
 	var sess *Session
 	var err error
 	for try := 0; try < 5; try++ {
@@ -118,7 +162,10 @@ func (d *Desktop) startSession(cfg SessionConfig) error {
 		if !errors.Is(err, hotkey.ErrTaken) {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-d.ctx.Done():
+		}
 	}
 	if err != nil {
 		return err
@@ -138,41 +185,48 @@ func (d *Desktop) startSession(cfg SessionConfig) error {
 			d.events.publish(Event{Kind: EventError, Err: err})
 		}
 	}()
+	d.mu.Lock()
 	d.sess, d.cfg, d.stopSess, d.sessDone, d.startErr = sess, cfg, cancel, done, nil
+	d.mu.Unlock()
 	return nil
 }
 
-// stopSession ends the running session and waits for it (d.mu held). Takes still being
+// stopSession ends the running session and waits for it (d.ops held). Takes still being
 // transcribed are kept in the history with their audio, as on quit.
 func (d *Desktop) stopSession() {
-	if d.sess == nil {
+	d.mu.Lock()
+	sess, stop, done := d.sess, d.stopSess, d.sessDone
+	d.sess = nil
+	d.mu.Unlock()
+	if sess == nil {
 		return
 	}
-	d.stopSess()
-	<-d.sessDone
-	d.sess = nil
+	stop()
+	<-done
 	d.events.publish(Event{Kind: EventState, State: Idle})
 }
 
-// Close stops dictation and frees the model.
+// Close stops dictation and frees the model; a load or session start in progress is
+// waited for (a portal dialog is cancelled).
 func (d *Desktop) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.cancel()
+	d.ops.Lock()
+	defer d.ops.Unlock()
 	d.stopSession()
-	if d.model != nil {
-		d.model.Close()
-		d.model = nil
-	}
+	d.swapModel(nil, "")
 	d.events.closeAll()
 }
 
 func (d *Desktop) session() (*Session, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sess == nil {
-		return nil, fmt.Errorf("dictation is not running: %w", d.startErr)
+	switch {
+	case d.sess != nil:
+		return d.sess, nil
+	case d.loading != "":
+		return nil, fmt.Errorf("dictation is not running yet: %s is still loading", filepath.Base(d.loading))
 	}
-	return d.sess, nil
+	return nil, fmt.Errorf("dictation is not running: %w", d.startErr)
 }
 
 // Toggle starts or stops a take (window button, tray).
@@ -206,9 +260,16 @@ func (d *Desktop) Notices() []string {
 	return n
 }
 
-// History returns the last n takes, oldest first.
+// History returns the last n takes, oldest first. A history that cannot be read is
+// reported as an event; what could be read is returned.
 func (d *Desktop) History(n int) []TakeRecord {
-	recs, _, _ := d.history.Load(n)
+	recs, skipped, err := d.history.Load(n)
+	switch {
+	case err != nil:
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("reading the history: %w", err)})
+	case skipped > 0:
+		d.events.publish(Event{Kind: EventNotice, Text: fmt.Sprintf("%d unreadable lines in %s were skipped", skipped, d.history.Path())})
+	}
 	return recs
 }
 
@@ -217,6 +278,8 @@ func (d *Desktop) Status() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
+	case d.loading != "":
+		return fmt.Sprintf("Loading %s…", filepath.Base(d.loading))
 	case d.model == nil:
 		return "No model loaded"
 	case d.sess == nil:
@@ -238,11 +301,18 @@ func (d *Desktop) deviceLocked() string {
 	return dev
 }
 
-// NeedsModel is true when no model is loaded; the window then offers Recommended.
+// NeedsModel is true when no model is loaded nor loading; the window then offers Recommended.
 func (d *Desktop) NeedsModel() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.model == nil
+	return d.model == nil && d.loading == ""
+}
+
+// CanDictate is true while a session runs (the window's Start button is enabled then).
+func (d *Desktop) CanDictate() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sess != nil
 }
 
 // TranscribeFile transcribes an audio file with the loaded model.
@@ -253,7 +323,11 @@ func (d *Desktop) TranscribeFile(ctx context.Context, path string, progress func
 		opts = d.base.Engine
 	}
 	if m == nil {
+		loading := d.loading != ""
 		d.mu.Unlock()
+		if loading {
+			return Transcript{}, errors.New("the model is still loading: try again in a moment")
+		}
 		return Transcript{}, errors.New("no model loaded: download or choose one first")
 	}
 	if d.fileJobs == nil {
@@ -297,43 +371,58 @@ func (d *Desktop) Settings() Settings {
 
 // ApplySettings validates s, applies it to the running dictation and saves it. What needs a
 // new microphone, hotkey or output restarts the session; the rest applies from the next
-// take. If the new session cannot start, the old one is restored and nothing is saved.
+// take. If the new session cannot start, or the model cannot be loaded on the new device,
+// the old session goes on and nothing is saved. It can take seconds: call it off the UI
+// thread.
 func (d *Desktop) ApplySettings(s Settings) error {
+	d.ops.Lock()
+	defer d.ops.Unlock()
+	defer d.statusChanged()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	cfg, err := d.sessionConfigLocked(s)
+	old, oldSettings, model, path, running := d.cfg, d.settings, d.model, d.modelPath, d.sess
+	d.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	old, oldSettings := d.cfg, d.settings
 	switch {
-	case d.model == nil:
+	case model == nil:
 		// Nothing runs yet; the settings apply when a model is chosen.
 	case cfg.GPU != d.base.GPU:
-		d.stopSession()
-		if err := d.loadModel(d.modelPath, cfg.GPU); err != nil {
-			d.startErr = err
-			return fmt.Errorf("reloading the model: %w", err)
+		// Load on the new device first: if that fails, the running session is untouched.
+		next, err := engine.Load(path, loadOptions(cfg.GPU))
+		if err != nil {
+			return fmt.Errorf("could not reload the model for the new device (%w); dictation goes on as before", err)
 		}
+		d.stopSession()
+		d.swapModel(next, path)
+		d.mu.Lock()
 		d.base.GPU = cfg.GPU
-		if err := d.restart(cfg, old); err != nil {
+		d.mu.Unlock()
+		if err := d.restart(cfg, old, running != nil); err != nil {
 			return err
 		}
-	case d.sess == nil || needsRestart(old, cfg):
-		if err := d.restart(cfg, old); err != nil {
+	case running == nil || needsRestart(old, cfg):
+		if err := d.restart(cfg, old, running != nil); err != nil {
 			return err
 		}
 	default:
-		d.sess.Dictation.Reconfigure(cfg.Mode, cfg.Engine, cfg.Replacements)
-		d.sess.Sounds.Store(cfg.Sounds)
+		running.Dictation.Reconfigure(cfg.Mode, cfg.Engine, cfg.Replacements)
+		running.Sounds.Store(cfg.Sounds)
+		d.mu.Lock()
 		d.cfg = cfg
-		d.cfg.model, d.cfg.ModelPath = d.model, d.modelPath
+		d.cfg.model, d.cfg.ModelPath, d.cfg.Log = d.model, d.modelPath, d.log
+		d.mu.Unlock()
 	}
+	d.mu.Lock()
 	d.base.Engine = cfg.Engine
+	d.mu.Unlock()
 	if err := SaveSettings(d.settingsPath, s); err != nil {
 		return fmt.Errorf("applied, but not saved: %w", err)
 	}
+	d.mu.Lock()
 	d.settings = s
+	d.mu.Unlock()
 	if s.LaunchAtLogin != oldSettings.LaunchAtLogin {
 		if err := SetLaunchAtLogin(s.LaunchAtLogin); err != nil {
 			return fmt.Errorf("launch at login: %w", err)
@@ -342,9 +431,8 @@ func (d *Desktop) ApplySettings(s Settings) error {
 	return nil
 }
 
-// restart replaces the session (d.mu held); on failure it puts the old one back.
-func (d *Desktop) restart(cfg, old SessionConfig) error {
-	hadSession := d.sess != nil
+// restart replaces the session (d.ops held); on failure it puts the old one back.
+func (d *Desktop) restart(cfg, old SessionConfig, hadSession bool) error {
 	d.stopSession()
 	err := d.startSession(cfg)
 	if err == nil {
@@ -352,10 +440,10 @@ func (d *Desktop) restart(cfg, old SessionConfig) error {
 	}
 	if hadSession {
 		if rerr := d.startSession(old); rerr != nil {
-			d.startErr = rerr
+			d.setStartErr(rerr)
 		}
 	} else {
-		d.startErr = err
+		d.setStartErr(err)
 	}
 	return err
 }
@@ -381,6 +469,9 @@ func (d *Desktop) Models() ([]ModelChoice, error) {
 	}
 	d.mu.Lock()
 	current := d.modelPath
+	if d.loading != "" {
+		current = d.loading
+	}
 	d.mu.Unlock()
 	var out []ModelChoice
 	for _, m := range inst {
@@ -407,32 +498,42 @@ func (d *Desktop) MakeFasterCopy(ctx context.Context, name string, progress func
 }
 
 // UseModel switches to an installed model and makes it the default. The old model keeps
-// serving until the new one has loaded, and files being transcribed finish on it.
+// serving until the new one has loaded, and files being transcribed finish on it. It can
+// take seconds: call it off the UI thread.
 func (d *Desktop) UseModel(name string) error {
 	inst, err := d.manager.Get(name)
 	if err != nil {
 		return err
 	}
+	d.ops.Lock()
+	defer d.ops.Unlock()
+	defer d.statusChanged()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	next, err := engine.Load(inst.Path, loadOptions(d.base.GPU))
-	if err != nil {
-		return fmt.Errorf("model %s: %w", name, err)
-	}
+	d.loading = inst.Path
+	gpu := d.base.GPU
+	d.mu.Unlock()
+	d.statusChanged()
+	next, err := engine.Load(inst.Path, loadOptions(gpu))
+	d.mu.Lock()
+	d.loading = ""
 	cfg := d.cfg
 	if d.sess == nil {
-		if cfg, err = d.sessionConfigLocked(d.settings); err != nil {
+		var cerr error
+		if cfg, cerr = d.sessionConfigLocked(d.settings); cerr != nil {
 			cfg = d.base
 		}
 	}
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("model %s: %w", name, err)
+	}
 	d.stopSession()
-	d.retireModelLocked()
-	d.model, d.modelPath = next, inst.Path
+	d.swapModel(next, inst.Path)
 	if err := d.manager.SetDefault(name); err != nil {
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not make %s the default: %w", name, err)})
 	}
 	if err := d.startSession(cfg); err != nil {
-		d.startErr = err
+		d.setStartErr(err)
 		return fmt.Errorf("model %s loaded, but dictation did not start: %w", name, err)
 	}
 	return nil
@@ -520,7 +621,7 @@ func (c *CLI) gui(ctx context.Context, args []string) error {
 		return err
 	}
 	d, err := OpenDesktop(ctx, DesktopConfig{Session: cfg, Settings: set, SettingsPath: SettingsPath(), Manager: m,
-		Recommended: noModel.recommended, Notices: nonEmpty(notice)})
+		Recommended: noModel.recommended, Notices: nonEmpty(notice), Log: c.log})
 	if err != nil {
 		return err
 	}

@@ -82,6 +82,7 @@ func TestE2EDesktopLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	<-d.Loaded()
 	ch, unsubscribe := d.Subscribe()
 	defer unsubscribe()
 	events := desktopEvents{ch}
@@ -255,6 +256,34 @@ func TestE2EDesktopLive(t *testing.T) {
 	if got, _ := os.ReadFile(settingsPath); !strings.Contains(string(got), `hotkey = "F8"`) {
 		t.Errorf("settings file:\n%s", got)
 	}
+
+	// A reload for the other device that fails (here: the model file is gone) leaves the
+	// running session as it was, says why, and saves nothing.
+	before, _ := os.ReadFile(settingsPath)
+	status := d.Status()
+	inst, err := manager.Get(copyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(inst.Path); err != nil {
+		t.Fatal(err)
+	}
+	flipped := set
+	flipped.GPU = !set.GPU
+	if err := d.ApplySettings(flipped); err == nil || !strings.Contains(err.Error(), "dictation goes on as before") {
+		t.Fatalf("a failed reload: %v", err)
+	}
+	if !d.CanDictate() || d.Status() != status {
+		t.Fatalf("after a failed reload: can dictate %v, status %q (was %q)", d.CanDictate(), d.Status(), status)
+	}
+	if after, _ := os.ReadFile(settingsPath); string(after) != string(before) {
+		t.Errorf("a failed reload changed the settings file:\n%s", after)
+	}
+	kb.Tap(t, "F8")
+	events.waitFor(t, "recording (after the failed reload)", isState(Recording))
+	time.Sleep(300 * time.Millisecond)
+	kb.Tap(t, "F8")
+	events.waitFor(t, "take (after the failed reload)", isTake)
 }
 
 func mustSpec(t *testing.T, s string) hotkey.Spec {

@@ -81,6 +81,7 @@ type DictationConfig struct {
 	RecordingsDir     string
 	// Clipboard receives quick-transcribe takes (QuickToggle) instead of the focused window.
 	Clipboard func(ctx context.Context, text string) error
+	Log       *slog.Logger // default: discard
 }
 
 type takeJob struct {
@@ -101,9 +102,13 @@ type Dictation struct {
 	out    Inserter
 	hist   HistoryStore
 	events broadcaster
+	log    *slog.Logger
 
 	mu             sync.Mutex
 	recording      RecordingTake
+	starting       bool      // the microphone is being started (outside d.mu)
+	stopRequested  bool      // stop asked for while starting: stop as soon as it has
+	stopAt         time.Time // when that stop was asked for
 	keyDown        time.Time
 	latched        bool // auto mode: a tap started a take that the next press ends
 	quick          bool // the take being recorded goes to the clipboard
@@ -132,7 +137,10 @@ func NewDictation(cfg DictationConfig, rec Recorder, eng Transcriber, out Insert
 	if cfg.KeepRecordings == 0 {
 		cfg.KeepRecordings = 50
 	}
-	return &Dictation{cfg: cfg, rec: rec, eng: eng, out: out, hist: hist,
+	if cfg.Log == nil {
+		cfg.Log = discardLog
+	}
+	return &Dictation{cfg: cfg, rec: rec, eng: eng, out: out, hist: hist, log: cfg.Log,
 		jobs: make(chan takeJob, 256), done: make(chan struct{})}
 }
 
@@ -147,11 +155,14 @@ func (d *Dictation) State() State {
 }
 
 func (d *Dictation) overall() State {
-	if d.recording != nil {
+	if d.recording != nil || d.starting {
 		return Recording
 	}
 	return d.worker
 }
+
+// active is true while a take is recording or its microphone starting (d.mu held).
+func (d *Dictation) active() bool { return d.recording != nil || d.starting }
 
 // publishState sends the overall state when it changed (d.mu held).
 func (d *Dictation) publishState() {
@@ -164,15 +175,25 @@ func (d *Dictation) publishState() {
 // OnLevel feeds microphone levels into the event stream (wire it to the capture config).
 func (d *Dictation) OnLevel(rms float32) { d.events.publish(Event{Kind: EventLevel, Level: rms}) }
 
+// OnDevice tells the user of the microphone going away and coming back (wire it to the
+// capture config, which reopens it by itself).
+func (d *Dictation) OnDevice(s audio.DeviceStatus) {
+	if s.Lost {
+		d.events.publish(Event{Kind: EventNotice, Text: fmt.Sprintf("The microphone stopped (%v); reconnecting…", s.Err)})
+		return
+	}
+	d.events.publish(Event{Kind: EventNotice, Text: "The microphone is back."})
+}
+
 // Press handles a hotkey key-down at time at.
 func (d *Dictation) Press(at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
-	case d.recording != nil && (d.cfg.Mode == ModeToggle || (d.cfg.Mode == ModeAuto && d.latched)):
+	case d.active() && (d.cfg.Mode == ModeToggle || (d.cfg.Mode == ModeAuto && d.latched)):
 		d.ignoreRelease = true
 		d.stop(at)
-	case d.recording != nil:
+	case d.active():
 		// Hold mode: a second key-down without a release (lost event); keep recording.
 	case d.stopping > 0:
 		// The last take is still recording its tail: start right after it.
@@ -195,7 +216,7 @@ func (d *Dictation) Release(at time.Time) {
 		d.startAfterStop = false // pressed and released within the tail: nothing to record
 		return
 	}
-	if d.recording == nil || d.cfg.Mode == ModeToggle {
+	if !d.active() || d.cfg.Mode == ModeToggle {
 		return
 	}
 	if d.cfg.Mode == ModeAuto && !d.latched && at.Sub(d.keyDown) < d.cfg.TapThreshold {
@@ -220,11 +241,11 @@ func (d *Dictation) toggle(quick bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	if d.recording != nil {
+	if d.active() {
 		d.stop(now)
 	} else if d.stopping == 0 {
 		d.start(now)
-		d.quick = quick && d.recording != nil
+		d.quick = quick && d.starting
 	}
 }
 
@@ -242,21 +263,38 @@ func (d *Dictation) config() DictationConfig {
 	return d.cfg
 }
 
+// start starts a take (d.mu held). The microphone starts outside the lock: it can take
+// seconds (a first stream, a device being reopened), and whoever waits on d.mu (the window's
+// button, the hotkey) must not wait for it. A stop asked for meanwhile applies once it has.
 func (d *Dictation) start(at time.Time) {
 	select {
 	case <-d.done:
 		return
 	default:
 	}
-	take, err := d.rec.Start()
-	if err != nil {
-		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("microphone: %w", err)})
-		return
-	}
-	d.recording, d.keyDown, d.latched, d.quick = take, at, false, false
+	d.starting, d.stopRequested, d.keyDown, d.latched, d.quick = true, false, at, false, false
 	d.publishState()
 	d.bg.Add(1)
-	go d.watchDevice(take)
+	go func() {
+		defer d.bg.Done()
+		take, err := d.rec.Start()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.starting = false
+		if err != nil {
+			d.stopRequested = false
+			d.publishState()
+			d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("microphone: %w", err)})
+			return
+		}
+		d.recording = take
+		d.bg.Add(1)
+		go d.watchDevice(take)
+		if d.stopRequested {
+			d.stopRequested = false
+			d.stop(d.stopAt)
+		}
+	}()
 }
 
 // watchDevice ends a take early when its microphone fails; the audio so far is kept.
@@ -284,8 +322,13 @@ func (d *Dictation) watchDevice(take RecordingTake) {
 	}
 }
 
-// stop ends the current take (d.mu held); its tail records in the background.
+// stop ends the current take (d.mu held); its tail records in the background. A take whose
+// microphone is still starting stops as soon as it has started.
 func (d *Dictation) stop(at time.Time) {
+	if d.starting {
+		d.stopRequested, d.stopAt = true, at
+		return
+	}
 	take, keyDown, quick := d.recording, d.keyDown, d.quick
 	d.recording = nil
 	d.stopping++
@@ -324,7 +367,7 @@ func (d *Dictation) Run(ctx context.Context) error {
 	if w, ok := d.eng.(warmer); ok {
 		// A take recorded meanwhile waits in d.jobs; recording itself is not held up.
 		if err := w.WarmUp(ctx, d.config().Engine); err != nil && ctx.Err() == nil {
-			slog.Warn("warming the model up failed; the first take may be slower", "err", err)
+			d.log.Warn("warming the model up failed; the first take may be slower", "err", err)
 		}
 	}
 	for {
@@ -341,7 +384,7 @@ func (d *Dictation) Run(ctx context.Context) error {
 // shutdown stops the current take, lets tails finish and keeps every take not transcribed.
 func (d *Dictation) shutdown() {
 	d.mu.Lock()
-	if d.recording != nil {
+	if d.active() {
 		d.stop(time.Now())
 	}
 	d.mu.Unlock()
@@ -370,11 +413,17 @@ wait:
 	}
 }
 
+// saveUnprocessed keeps a take that was not transcribed (at shutdown): its record, with
+// the audio file, goes to the history.
 func (d *Dictation) saveUnprocessed(job takeJob) {
 	rec := d.baseRecord(job)
 	rec.Error = "not transcribed: the app was closing"
-	if d.hist != nil {
-		d.hist.Append(rec)
+	if d.hist == nil {
+		return
+	}
+	if err := d.hist.Append(rec); err != nil {
+		d.log.Error("a take could not be kept in the history", "audio", rec.AudioPath, "err", err)
+		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("history: %w (the audio is in %s)", err, rec.AudioPath)})
 	}
 }
 

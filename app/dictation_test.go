@@ -264,7 +264,7 @@ func TestTakesQueueWithoutOverlap(t *testing.T) {
 		t0 := time.Now()
 		h.d.Press(t0)
 		h.d.Release(t0.Add(500 * time.Millisecond))
-		time.Sleep(20 * time.Millisecond)
+		waitUntil(t, "the take to be queued", func() bool { return h.d.takesWaiting() == i+1 })
 	}
 	for i := 0; i < 3; i++ {
 		h.eng.gate <- struct{}{}
@@ -339,7 +339,7 @@ func TestWarmUpBeforeFirstTake(t *testing.T) {
 		t.Fatalf("state %v while warming up", d.State())
 	}
 	d.Release(time.Now())
-	time.Sleep(100 * time.Millisecond)
+	waitUntil(t, "the take to queue behind the warm-up", func() bool { return d.queuedJobs() == 1 })
 	if n := eng.calls.Load(); n != 0 {
 		t.Fatalf("%d transcriptions before the warm-up ended", n)
 	}
@@ -399,21 +399,114 @@ func TestInsertFailureKeepsText(t *testing.T) {
 	}
 }
 
+// A microphone that cannot start is reported after the state goes back to idle (so the
+// window's last word is the error).
 func TestMicrophoneErrorIsReported(t *testing.T) {
 	h := newHarness(t, ModeHold)
 	h.rec.err = audio.ErrNoInput
 	h.d.Press(time.Now())
-	select {
-	case e := <-h.events:
-		if e.Kind != EventError || !errors.Is(e.Err, audio.ErrNoInput) {
-			t.Fatalf("event %+v", e)
+	var idle bool
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-h.events:
+			if e.Kind == EventState && e.State == Idle {
+				idle = true
+			}
+			if e.Kind == EventError {
+				if !errors.Is(e.Err, audio.ErrNoInput) || !idle {
+					t.Fatalf("error %v, after idle %v", e.Err, idle)
+				}
+				if h.d.State() != Idle {
+					t.Fatalf("state %v", h.d.State())
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no error event (idle seen: %v)", idle)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("no error event")
 	}
-	if h.d.State() != Idle {
-		t.Fatal("not idle")
+}
+
+// slowRecorder's Start blocks until released, like a microphone being reopened.
+type slowRecorder struct {
+	fakeRecorder
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (r *slowRecorder) Start() (RecordingTake, error) {
+	r.entered <- struct{}{}
+	<-r.release
+	return r.fakeRecorder.Start()
+}
+
+// A microphone that takes long to start holds up nobody: the window's button, State and a
+// release that comes meanwhile all return at once, and the release stops the take as soon
+// as the microphone has started.
+func TestSlowMicrophoneStartBlocksNothing(t *testing.T) {
+	rec := &slowRecorder{fakeRecorder: fakeRecorder{samples: speechLike()}, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	out := &fakeInserter{}
+	d := NewDictation(DictationConfig{Mode: ModeHold}, rec, &fakeTranscriber{}, out, &memHistory{})
+	events, unsub := d.Subscribe()
+	defer unsub()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { d.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
+
+	d.Press(time.Now())
+	<-rec.entered // the microphone is starting, and stays so until released
+	if s := d.State(); s != Recording {
+		t.Fatalf("state %v while the microphone starts", s)
 	}
+	d.Release(time.Now()) // returns although the microphone has not started
+	d.Toggle()            // the window's button: a stop, also at once
+	close(rec.release)
+	for {
+		e := <-events
+		if e.Kind == EventTake {
+			if e.Take.Text == "" {
+				t.Fatalf("take %+v", e.Take)
+			}
+			break
+		}
+	}
+	if got := out.got(); len(got) != 1 {
+		t.Fatalf("inserted %q, want one take", got)
+	}
+	if rec.starts != 1 {
+		t.Errorf("%d takes started", rec.starts)
+	}
+}
+
+// waitUntil polls cond (state the flow exposes no event for) until it holds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// takesWaiting is how many takes have stopped and not yet been transcribed.
+func (d *Dictation) takesWaiting() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.queued
+}
+
+// queuedJobs is how many takes wait to be transcribed.
+func (d *Dictation) queuedJobs() int { return len(d.jobs) }
+
+// recordingNow is true once a take's microphone has started.
+func (d *Dictation) recordingNow() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.recording != nil
 }
 
 // Closing while takes wait keeps them in the history.
@@ -422,11 +515,13 @@ func TestShutdownKeepsQueuedTakes(t *testing.T) {
 	h.eng.gate = make(chan struct{})
 	h.d.Press(time.Now())
 	h.d.Press(time.Now()) // stop: transcription blocks on the gate
-	time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "the first take to be transcribed", func() bool { return h.eng.active.Load() == 1 })
 	h.d.Press(time.Now()) // a second take, queued behind the first
+	waitUntil(t, "the second take to record", h.d.recordingNow)
 	h.d.Press(time.Now())
-	time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "the second take to queue", func() bool { return h.d.queuedJobs() == 1 })
 	h.d.Press(time.Now()) // a third, still recording at shutdown
+	waitUntil(t, "the third take to record", h.d.recordingNow)
 	h.cancel()
 	<-h.ran
 	h.hist.mu.Lock()

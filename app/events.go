@@ -28,6 +28,7 @@ const (
 	EventTake                    // Take: a take finished (inserted, dropped or failed)
 	EventError                   // Err: something failed; the app goes on
 	EventNotice                  // Text: information for the user (queued take, …)
+	EventStatus                  // the model or session changed: read Status again
 )
 
 // Event is everything the flow tells listeners (UI, tray, logs, tests).

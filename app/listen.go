@@ -90,7 +90,7 @@ func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string)
 	}
 	cfg.HotkeyBackend = *backend
 	cfg.Engine.MaxTokens = *maxTokens
-	cfg.HistoryPath, cfg.RecordingsDir = *histPath, *recDir
+	cfg.HistoryPath, cfg.RecordingsDir, cfg.Log = *histPath, *recDir, c.log
 	if cfg.ModelPath, err = c.resolveModel(ctx, *modelSpec, set.Language); err != nil {
 		return cfg, set, notice, err
 	}

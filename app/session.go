@@ -35,6 +35,7 @@ type SessionConfig struct {
 	Sounds          bool // start/stop cues
 	HistoryPath     string
 	RecordingsDir   string
+	Log             *slog.Logger // default: discard
 
 	model *engine.Model // loaded by the caller (the GUI keeps one model across sessions)
 }
@@ -59,9 +60,12 @@ type Session struct {
 // StartSession loads everything and grabs the hotkey; Run then processes takes. On error
 // whatever was opened is closed again.
 func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
+	if cfg.Log == nil {
+		cfg.Log = discardLog
+	}
 	out, err := textout.New(textout.Config{Mode: cfg.Output, PasteChord: cfg.PasteChord, TerminalClasses: cfg.TerminalClasses})
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, fmt.Errorf("output: %w", err)
 	}
 	hist, err := OpenHistory(cfg.HistoryPath)
 	if err != nil {
@@ -91,9 +95,10 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		Model:         filepath.Base(cfg.ModelPath),
 		Device:        model.Device(),
 		RecordingsDir: cfg.RecordingsDir,
+		Log:           cfg.Log,
 	}, rec, model, out, hist)
 	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: cfg.Device, Tail: cfg.Tail, QuietTail: true, InstantStart: cfg.InstantStart,
-		SpoolDir: cfg.RecordingsDir, OnLevel: d.OnLevel})
+		SpoolDir: cfg.RecordingsDir, OnLevel: d.OnLevel, OnDevice: d.OnDevice})
 	if err != nil {
 		return nil, fmt.Errorf("microphone: %w", err)
 	}
@@ -129,10 +134,10 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	}()
 	s = &Session{Dictation: d, Model: model, History: hist, Hotkey: cfg.Hotkey, mic: mic, out: out, cancel: cancel, keysDone: keysDone, ownsModel: cfg.model == nil}
 	s.Sounds.Store(cfg.Sounds)
-	s.cues.OnError = func(err error) { slog.Warn("could not play a cue", "err", err) }
+	s.cues.OnError = func(err error) { cfg.Log.Warn("could not play a cue", "err", err) }
 	s.cuesDone = make(chan struct{})
 	events, unsubscribe := d.Subscribe() // before Run can close the stream
-	go s.playCues(events, unsubscribe)
+	go s.playCues(events, unsubscribe, cfg.Log)
 	return s, nil
 }
 
@@ -146,12 +151,12 @@ var cues = sync.OnceValues(func() ([2]audio.Cue, error) {
 })
 
 // playCues plays the start cue when recording starts and the stop cue when it ends.
-func (s *Session) playCues(events <-chan Event, unsubscribe func()) {
+func (s *Session) playCues(events <-chan Event, unsubscribe func(), log *slog.Logger) {
 	defer close(s.cuesDone)
 	defer unsubscribe()
 	sounds, err := cues()
 	if err != nil {
-		slog.Warn("no cues", "err", err)
+		log.Warn("no cues", "err", err)
 	}
 	prev := Idle
 	for e := range events {
@@ -176,6 +181,9 @@ func copyText(ctx context.Context, text string) error {
 	_, err := textout.Copy(ctx, text)
 	return err
 }
+
+// discardLog is the logger of whoever was given none.
+var discardLog = slog.New(slog.DiscardHandler)
 
 // loadOptions is how the app loads models: the preferred GPU if asked for, flash attention.
 func loadOptions(gpu bool) engine.LoadOptions {

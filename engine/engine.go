@@ -192,7 +192,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	defer C.free(unsafe.Pointer(cpath))
 	ctx := C.dictate_load(cpath, C.bool(useGPU), C.int(opts.GPUDevice), C.bool(opts.FlashAttention))
 	if ctx == nil && useGPU {
-		slog.Warn("loading on the GPU failed; falling back to the CPU", "device", device)
+		engineLog().Warn("loading on the GPU failed; falling back to the CPU", "device", device)
 		device = "CPU"
 		ctx = C.dictate_load(cpath, false, 0, C.bool(opts.FlashAttention))
 	}
@@ -548,6 +548,20 @@ func dictateProgress(handle C.uintptr_t, progress C.int) {
 	cgo.Handle(handle).Value().(*progressReporter).report(int(progress))
 }
 
+// logger receives whisper.cpp's messages and the engine's own; whisper.cpp's log callback
+// is one for the process, so this is too.
+var logger atomic.Pointer[slog.Logger]
+
+// SetLogger sends the engine's and whisper.cpp's messages to l (default: slog.Default()).
+func SetLogger(l *slog.Logger) { logger.Store(l) }
+
+func engineLog() *slog.Logger {
+	if l := logger.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
 // whisper.cpp logs in fragments (GGML_LOG_LEVEL_CONT continues a line); lines are joined
 // here and sent to slog, with whisper's chatty INFO demoted to DEBUG.
 var logLine struct {
@@ -572,7 +586,7 @@ func dictateLog(level C.int, text *C.char) {
 	logLine.buf.WriteString(s)
 	if strings.HasSuffix(s, "\n") {
 		if line := strings.TrimSpace(logLine.buf.String()); line != "" {
-			slog.Log(context.Background(), logLine.level, line, "source", "whisper.cpp")
+			engineLog().Log(context.Background(), logLine.level, line, "source", "whisper.cpp")
 		}
 		logLine.buf.Reset()
 	}

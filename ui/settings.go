@@ -63,6 +63,7 @@ type SettingsScreen struct {
 
 	micTest  backgroundJob
 	convert  backgroundJob
+	listing  backgroundJob // the microphones being listed
 	applying sync.WaitGroup
 }
 
@@ -92,7 +93,9 @@ func (j *backgroundJob) start(ctx context.Context, cancel context.CancelFunc, wo
 		work(ctx)
 		cancel()
 		j.mu.Lock()
-		j.cancel = nil
+		if j.done == done { // not replaced by a later task
+			j.cancel = nil
+		}
 		j.mu.Unlock()
 	}()
 }
@@ -188,7 +191,7 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 		CancelText: "Revert",
 		OnCancel:   s.Reload,
 	}
-	s.Reload()
+	s.Fill() // the microphones are listed once the screen is shown (Reload)
 	return s
 }
 
@@ -217,21 +220,32 @@ func (s *SettingsScreen) Content() fyne.CanvasObject {
 	return container.NewBorder(nil, s.Message, nil, nil, container.NewVScroll(s.Form))
 }
 
-// Reload fills the form from the settings in use, the microphones and the models.
+// Reload fills the form from the settings in use, the microphones and the models. The
+// microphones are listed in the background (an audio system can take seconds to answer).
 func (s *SettingsScreen) Reload() {
+	s.Fill()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.listing.cancelRunning()
+	s.listing.start(ctx, cancel, func(ctx context.Context) {
+		devices, err := s.ctl.InputDevices()
+		fyne.Do(func() {
+			if ctx.Err() != nil {
+				return // a later Reload lists them again
+			}
+			if err != nil {
+				s.Message.SetText("Microphones: " + err.Error())
+			}
+			s.showDevices(devices, s.deviceSetting())
+		})
+	})
+}
+
+// Fill shows the settings in use and the models (not the microphones: see Reload).
+func (s *SettingsScreen) Fill() {
 	set := s.ctl.Settings()
 	s.Hotkey.SetSpec(set.Hotkey)
 	s.Mode.SetSelected(set.Mode)
-	devices, err := s.ctl.InputDevices()
-	if err != nil {
-		s.Message.SetText("Microphones: " + err.Error())
-	}
-	options := append([]string{defaultDevice}, devices...)
-	if set.Device != "" && !slices.Contains(options, set.Device) {
-		options = append(options, set.Device) // chosen before, not plugged in now
-	}
-	s.Device.SetOptions(options)
-	s.Device.SetSelected(deviceLabel(set.Device))
+	s.showDevices(nil, set.Device)
 	s.reloadModels()
 	s.Language.SetText(set.Language)
 	s.Translate.SetChecked(set.Translate)
@@ -247,6 +261,25 @@ func (s *SettingsScreen) Reload() {
 	s.GPU.SetChecked(set.GPU)
 	s.TrimAudioCtx.SetChecked(set.TrimAudioCtx)
 	s.AudioCtxFloor.SetText(strconv.FormatFloat(set.AudioCtxFloorS, 'g', -1, 64))
+}
+
+// showDevices offers the system default, the devices found and the chosen one (which may
+// be unplugged now), and selects the chosen one.
+func (s *SettingsScreen) showDevices(devices []string, chosen string) {
+	options := append([]string{defaultDevice}, devices...)
+	if chosen != "" && !slices.Contains(options, chosen) {
+		options = append(options, chosen)
+	}
+	s.Device.SetOptions(options)
+	s.Device.SetSelected(deviceLabel(chosen))
+}
+
+// deviceSetting is the device the form shows, as the settings name it ("" for the default).
+func (s *SettingsScreen) deviceSetting() string {
+	if s.Device.Selected == defaultDevice {
+		return ""
+	}
+	return s.Device.Selected
 }
 
 func deviceLabel(name string) string {
@@ -281,10 +314,7 @@ func (s *SettingsScreen) Read() (app.Settings, error) {
 	}
 	set.Hotkey = s.Hotkey.Spec
 	set.Mode = s.Mode.Selected
-	set.Device = s.Device.Selected
-	if set.Device == defaultDevice {
-		set.Device = ""
-	}
+	set.Device = s.deviceSetting()
 	set.Language = strings.TrimSpace(s.Language.Text)
 	set.Translate = s.Translate.Checked
 	set.Output, set.PasteChord = s.Output.Selected, s.PasteChord.Selected
@@ -298,37 +328,58 @@ func (s *SettingsScreen) Read() (app.Settings, error) {
 	return set, set.Validate()
 }
 
-// Apply reads the form, then applies and saves it (and switches the model if another was
-// picked). It blocks; the Apply button runs it in the background.
+// Apply reads the form, applies and saves it (switching the model if another was picked)
+// and shows the outcome. It blocks; the Apply button reads the form on the UI thread and
+// applies it in the background.
 func (s *SettingsScreen) Apply() error {
 	set, err := s.Read()
-	if err == nil && s.Model.Selected != "" {
-		if list, lerr := s.ctl.Models(); lerr == nil {
-			for _, m := range list {
-				if m.Name == s.Model.Selected && !m.Current {
-					err = s.ctl.UseModel(m.Name)
+	if err == nil {
+		err = s.apply(set, s.Model.Selected)
+	}
+	s.showApplied(err)
+	return err
+}
+
+// apply hands read settings to the app; it touches no widget, so it runs off the UI thread.
+func (s *SettingsScreen) apply(set app.Settings, model string) error {
+	if model != "" {
+		list, err := s.ctl.Models()
+		if err != nil {
+			return err
+		}
+		for _, m := range list {
+			if m.Name == model && !m.Current {
+				if err := s.ctl.UseModel(m.Name); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	if err == nil {
-		err = s.ctl.ApplySettings(set)
-	}
+	return s.ctl.ApplySettings(set)
+}
+
+func (s *SettingsScreen) showApplied(err error) {
 	if err != nil {
 		s.Message.SetText("Not applied: " + strings.ReplaceAll(err.Error(), "\n", "; "))
-		return err
+		return
 	}
 	s.Message.SetText("Applied and saved at " + time.Now().Format("15:04:05") + ".")
-	return nil
 }
 
 func (s *SettingsScreen) onApply() {
+	set, err := s.Read()
+	if err != nil {
+		s.showApplied(err)
+		return
+	}
+	model := s.Model.Selected
 	s.Message.SetText("Applying…")
 	s.applying.Add(1)
 	go func() {
 		defer s.applying.Done()
-		err := s.Apply()
+		err := s.apply(set, model)
 		fyne.Do(func() {
+			s.showApplied(err)
 			if err == nil {
 				s.Reload()
 			}
@@ -376,10 +427,7 @@ func (s *SettingsScreen) onTestMic() {
 	if !s.micTest.idle() {
 		return
 	}
-	device := s.Device.Selected
-	if device == defaultDevice {
-		device = ""
-	}
+	device := s.deviceSetting()
 	s.TestMic.Disable()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	s.micTest.start(ctx, cancel, func(ctx context.Context) {
@@ -398,7 +446,7 @@ func (s *SettingsScreen) onTestMic() {
 
 // Close ends a microphone test and a conversion, and waits for an Apply in progress.
 func (s *SettingsScreen) Close() {
-	for _, j := range []*backgroundJob{&s.micTest, &s.convert} {
+	for _, j := range []*backgroundJob{&s.micTest, &s.convert, &s.listing} {
 		j.cancelRunning()
 		j.wait()
 	}

@@ -69,6 +69,8 @@ func newSettingsWindow(t *testing.T) (*fakeController, *SettingsScreen) {
 	ctl := newFake()
 	ctl.settings.Replacements = []app.Replacement{{From: "smiley", To: "🙂"}}
 	s := NewSettingsScreen(ctl)
+	s.Reload()
+	s.listing.wait() // the microphones are listed in the background
 	w := test.NewWindow(s.Content())
 	t.Cleanup(func() { s.Close(); w.Close() })
 	return ctl, s

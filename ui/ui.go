@@ -35,6 +35,7 @@ type Controller interface {
 	CopyText(text string) error
 	InsertText(text string) error
 	NeedsModel() bool
+	CanDictate() bool
 	Recommended() (name, size string)
 	DownloadModel(ctx context.Context, name string, progress func(models.Progress)) error
 }
@@ -99,6 +100,7 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 	m.Busy = widget.NewProgressBarInfinite()
 	m.Busy.Hide()
 	m.Toggle = widget.NewButton("Start dictation", ctl.Toggle)
+	m.Toggle.Disable() // until a session runs (see showStatus)
 	m.Last = widget.NewLabel("Hold the hotkey and speak; the words go to the focused window.")
 	m.Last.Wrapping = fyne.TextWrapWord
 	m.Copy = widget.NewButton("Copy", func() { m.onCopy(m.Last.Text) })
@@ -130,8 +132,13 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 		container.NewVBox(m.Setup.Box, container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level, m.Busy,
 			container.NewBorder(nil, nil, nil, m.Copy, m.Last), widget.NewSeparator()),
 		m.Model, nil, nil, m.History)
-	m.Tabs = container.NewAppTabs(container.NewTabItem("Dictation", dictation), container.NewTabItem("Files", m.Files.Content()),
-		container.NewTabItem("Settings", m.Settings.Content()))
+	settingsTab := container.NewTabItem("Settings", m.Settings.Content())
+	m.Tabs = container.NewAppTabs(container.NewTabItem("Dictation", dictation), container.NewTabItem("Files", m.Files.Content()), settingsTab)
+	m.Tabs.OnSelected = func(t *container.TabItem) {
+		if t == settingsTab {
+			m.Settings.Reload() // what changed meanwhile: microphones plugged in, models made
+		}
+	}
 	m.win.SetContent(m.Tabs)
 	m.win.Resize(fyne.NewSize(600, 560))
 	m.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { m.Drop(uris) })
@@ -139,14 +146,29 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 		m.State.SetText(strings.Join(notices, " "))
 	}
 	m.setupTray()
+	m.showStatus()
 	return m
+}
+
+// showStatus shows the model, device and hotkey, and enables Start only while dictation
+// can run (not while the model loads, nor without one).
+func (m *MainWindow) showStatus() {
+	m.Model.SetText(m.ctl.Status())
+	if m.ctl.CanDictate() {
+		m.Toggle.Enable()
+	} else {
+		m.Toggle.Disable()
+	}
+	if m.ctl.NeedsModel() {
+		m.Setup.Box.Show()
+	}
 }
 
 // modelReady follows a first-run download: the model is in use now.
 func (m *MainWindow) modelReady() {
 	m.Setup.Box.Hide()
-	m.Model.SetText(m.ctl.Status())
-	m.Settings.Reload()
+	m.showStatus()
+	m.Settings.Fill()
 	m.State.SetText("Ready: hold the hotkey and speak.")
 	m.refreshTray()
 }
@@ -207,88 +229,6 @@ func (m *MainWindow) onCopy(text string) {
 	}
 }
 
-// setupTray adds the system tray menu where the desktop has one; closing the window then
-// hides it, and dictation goes on.
-func (m *MainWindow) setupTray() {
-	desk, ok := m.app.(desktop.App)
-	if !ok {
-		return
-	}
-	m.trayMenu = fyne.NewMenu("Dictate")
-	m.refreshTray()
-	desk.SetSystemTrayIcon(trayIcon(false))
-	m.win.SetCloseIntercept(m.win.Hide)
-}
-
-// TrayMenu builds the tray menu for the current state: Quick transcribe, Start/Stop
-// dictation, Open window, Model ▸ (the installed models, the one in use checked), Quit.
-func (m *MainWindow) TrayMenu() *fyne.Menu {
-	m.mu.Lock()
-	recording := m.state == app.Recording
-	m.mu.Unlock()
-	quick, dictation := "Quick transcribe", "Start dictation"
-	if recording {
-		quick, dictation = "Stop quick transcribe", "Stop dictation"
-	}
-	var modelItems []*fyne.MenuItem
-	list, err := m.ctl.Models()
-	for _, c := range list {
-		name := c.Name
-		item := fyne.NewMenuItem(fmt.Sprintf("%s (%s)", c.Name, c.Size), func() { m.switchModel(name) })
-		item.Checked = c.Current
-		modelItems = append(modelItems, item)
-	}
-	if err != nil || len(modelItems) == 0 {
-		none := fyne.NewMenuItem("No models installed", nil)
-		none.Disabled = true
-		modelItems = append(modelItems, none)
-	}
-	modelMenu := fyne.NewMenuItem("Model", nil)
-	modelMenu.ChildMenu = fyne.NewMenu("Model", modelItems...)
-	quit := fyne.NewMenuItem("Quit", m.app.Quit)
-	quit.IsQuit = true
-	return fyne.NewMenu("Dictate",
-		fyne.NewMenuItem(quick, m.ctl.QuickToggle),
-		fyne.NewMenuItem(dictation, m.ctl.Toggle),
-		fyne.NewMenuItem("Open window", func() { m.win.Show(); m.win.RequestFocus() }),
-		fyne.NewMenuItemSeparator(),
-		modelMenu,
-		fyne.NewMenuItemSeparator(),
-		quit,
-	)
-}
-
-// refreshTray rebuilds the tray menu (Fyne thread).
-func (m *MainWindow) refreshTray() {
-	desk, ok := m.app.(desktop.App)
-	if !ok || m.trayMenu == nil {
-		return
-	}
-	fresh := m.TrayMenu()
-	m.trayMenu.Items = fresh.Items
-	desk.SetSystemTrayMenu(m.trayMenu)
-}
-
-// switchModel loads another installed model in the background (it can take seconds).
-func (m *MainWindow) switchModel(name string) {
-	m.State.SetText("Loading " + name + "…")
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		err := m.ctl.UseModel(name)
-		fyne.Do(func() {
-			if err != nil {
-				m.State.SetText("Model: " + err.Error())
-			} else {
-				m.State.SetText("Using " + name + ".")
-			}
-			m.Model.SetText(m.ctl.Status())
-			m.Settings.Reload()
-			m.refreshTray()
-		})
-	}()
-}
-
 // Apply shows one event (call on the Fyne thread).
 func (m *MainWindow) Apply(e app.Event) {
 	switch e.Kind {
@@ -340,6 +280,9 @@ func (m *MainWindow) Apply(e app.Event) {
 		m.State.SetText("Error: " + e.Err.Error())
 	case app.EventNotice:
 		m.State.SetText(e.Text)
+	case app.EventStatus:
+		m.showStatus()
+		m.refreshTray()
 	}
 }
 

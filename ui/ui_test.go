@@ -32,7 +32,7 @@ type fakeController struct {
 	copied      []string
 	history     []app.TakeRecord
 	events      chan app.Event
-	transcri    func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
+	transcribe  func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error)
 	settings    app.Settings
 	applied     []app.Settings
 	applyErr    error
@@ -68,7 +68,7 @@ func (f *fakeController) CopyText(s string) error {
 	return nil
 }
 func (f *fakeController) TranscribeFile(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
-	return f.transcri(ctx, path, progress)
+	return f.transcribe(ctx, path, progress)
 }
 func (f *fakeController) Settings() app.Settings { f.mu.Lock(); defer f.mu.Unlock(); return f.settings }
 func (f *fakeController) ApplySettings(s app.Settings) error {
@@ -126,6 +126,7 @@ func (f *fakeController) TestDevice(ctx context.Context, name string, level func
 	return nil
 }
 func (f *fakeController) NeedsModel() bool                 { f.mu.Lock(); defer f.mu.Unlock(); return f.needsModel }
+func (f *fakeController) CanDictate() bool                 { f.mu.Lock(); defer f.mu.Unlock(); return !f.needsModel }
 func (f *fakeController) Recommended() (name, size string) { return "distil-small.en", "166 MB" }
 func (f *fakeController) DownloadModel(ctx context.Context, name string, progress func(models.Progress)) error {
 	progress(models.Progress{Name: name, Done: 50, Total: 100})
@@ -222,7 +223,7 @@ func TestFilesWithRealEngine(t *testing.T) {
 	}
 	defer model.Close()
 	ctl := newFake()
-	ctl.transcri = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
+	ctl.transcribe = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
 		return app.TranscribeFile(ctx, model, path, engine.Options{MaxTokens: 5}, func(p app.FileProgress) { progress(p.Fraction) })
 	}
 	m := NewMainWindow(a, ctl)
@@ -268,7 +269,7 @@ func TestFilesCancel(t *testing.T) {
 	a := test.NewTempApp(t)
 	ctl := newFake()
 	started := make(chan struct{}, 1)
-	ctl.transcri = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
+	ctl.transcribe = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
 		started <- struct{}{}
 		<-ctx.Done()
 		return app.Transcript{}, ctx.Err()

@@ -81,8 +81,17 @@ func Model(t testing.TB, preset string) string {
 		t.Fatalf("no preset %q", preset)
 	}
 	path := filepath.Join(modelDir, preset+".bin")
-	if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1}); err != nil {
-		t.Fatal(err)
+	if preset == "micro" {
+		if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// Larger models through the app's own command: a race-instrumented test binary takes
+		// minutes to write a gigabyte of weights, the plain build seconds.
+		bin := Build(t, ".")
+		if out, err := exec.Command(bin, "dev", "gen-model", "--arch", preset, "--type", "f16", "--seed", "1", path).CombinedOutput(); err != nil {
+			t.Fatalf("gen-model %s: %v\n%s", preset, err, out)
+		}
 	}
 	models[preset] = path
 	return path
