@@ -8,18 +8,19 @@ import (
 	"syscall"
 
 	"github.com/dictate-app/dictate/app"
+	"github.com/dictate-app/dictate/cli"
 	"github.com/dictate-app/dictate/ui"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	cli := &app.CLI{
+	c := &cli.CLI{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		IsTerminal:  isTerminal(os.Stderr),
 		Interactive: isTerminal(os.Stderr) && isTerminal(os.Stdin),
 		GUI:         func(ctx context.Context, d *app.Desktop) error { return ui.Run(ctx, d) },
 	}
-	code := cli.Run(ctx, os.Args[1:])
+	code := c.Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/adrg/xdg"
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // AutostartPath is the freedesktop autostart entry Dictate writes.
@@ -38,7 +39,7 @@ Icon=org.dictate.Dictate
 X-GNOME-Autostart-enabled=true
 NoDisplay=false
 `, desktopExecQuote(exe))
-	return writeFileAtomic(path, 0o644, writeBytes([]byte(entry)))
+	return atomicfile.WriteBytes(path, 0o644, []byte(entry))
 }
 
 // desktopExecQuote quotes a path for a .desktop Exec line (the spec's reserved characters).

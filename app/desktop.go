@@ -97,7 +97,7 @@ func OpenDesktop(ctx context.Context, c DesktopConfig) (*Desktop, error) {
 
 // firstLoad loads the model and starts the session (d.ops held).
 func (d *Desktop) firstLoad(cfg SessionConfig) {
-	m, err := engine.Load(cfg.ModelPath, loadOptions(cfg.GPU))
+	m, err := engine.Load(cfg.ModelPath, ModelLoadOptions(cfg.GPU))
 	d.mu.Lock()
 	d.loading = ""
 	if err != nil {
@@ -390,7 +390,7 @@ func (d *Desktop) ApplySettings(s Settings) error {
 		// Nothing runs yet; the settings apply when a model is chosen.
 	case cfg.GPU != d.base.GPU:
 		// Load on the new device first: if that fails, the running session is untouched.
-		next, err := engine.Load(path, loadOptions(cfg.GPU))
+		next, err := engine.Load(path, ModelLoadOptions(cfg.GPU))
 		if err != nil {
 			return fmt.Errorf("could not reload the model for the new device (%w); dictation goes on as before", err)
 		}
@@ -513,7 +513,7 @@ func (d *Desktop) UseModel(name string) error {
 	gpu := d.base.GPU
 	d.mu.Unlock()
 	d.statusChanged()
-	next, err := engine.Load(inst.Path, loadOptions(gpu))
+	next, err := engine.Load(inst.Path, ModelLoadOptions(gpu))
 	d.mu.Lock()
 	d.loading = ""
 	cfg := d.cfg
@@ -600,35 +600,4 @@ func (d *Desktop) TestDevice(ctx context.Context, name string, level func(rms fl
 	<-ctx.Done()
 	take.Stop()
 	return nil
-}
-
-// gui opens the Desktop and hands it to the GUI until the window quits.
-func (c *CLI) gui(ctx context.Context, args []string) error {
-	if c.GUI == nil {
-		return usageError{"this build has no GUI"}
-	}
-	fs := c.newFlagSet("gui", "gui [--model M] [--hotkey SPEC] [--mode MODE] [--output type|paste] [flags]")
-	interactive := c.Interactive
-	c.Interactive = false // no terminal prompt: the window offers the download
-	cfg, set, notice, err := c.sessionFlags(ctx, fs, args)
-	c.Interactive = interactive
-	var noModel noModelError
-	if err != nil && !errors.As(err, &noModel) {
-		return err
-	}
-	m, err := c.modelManager("")
-	if err != nil {
-		return err
-	}
-	d, err := OpenDesktop(ctx, DesktopConfig{Session: cfg, Settings: set, SettingsPath: SettingsPath(), Manager: m,
-		Recommended: noModel.recommended, Notices: nonEmpty(notice), Log: c.log})
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return c.GUI(ctx, d)
-}
-
-func nonEmpty(s ...string) []string {
-	return slices.DeleteFunc(s, func(x string) bool { return x == "" })
 }

@@ -59,7 +59,7 @@ func TestE2EDesktopLive(t *testing.T) {
 	testenv.X(t)
 	pulse := testenv.PulseAudio(t)
 	kb := testenv.NewKeyboard(t)
-	dir := modelsEnv(t, false)
+	dir := testenv.ModelCatalog(t, false)
 	entries, err := models.LoadCatalog(filepath.Join(dir, "catalog.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestE2EDesktopLive(t *testing.T) {
 	for len(pcm) < 70*audio.TargetRate {
 		pcm = append(pcm, speechLike()...)
 	}
-	if err := writeWAVFile(long, pcm); err != nil {
+	if err := audio.WriteWAVFile(long, pcm, audio.TargetRate); err != nil {
 		t.Fatal(err)
 	}
 	firstWindow, resume := make(chan struct{}), make(chan struct{})

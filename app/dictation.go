@@ -438,14 +438,15 @@ func (d *Dictation) baseRecord(job takeJob) TakeRecord {
 		rec.Output = d.out.Name()
 	}
 	if !a.FirstSampleAt.IsZero() && !job.keyDown.IsZero() {
-		rec.Latency.KeyDownToFirstSample = ms(max(0, a.FirstSampleAt.Sub(job.keyDown)))
+		rec.Latency.KeyDownToFirstSample = Millis(max(0, a.FirstSampleAt.Sub(job.keyDown)))
 	}
-	rec.Latency.Tail = ms(job.stoppedAt.Sub(job.keyUp))
-	rec.Latency.PreRoll = ms(a.PreRoll)
+	rec.Latency.Tail = Millis(job.stoppedAt.Sub(job.keyUp))
+	rec.Latency.PreRoll = Millis(a.PreRoll)
 	return rec
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// Millis is d in milliseconds to the microsecond, as take records and benchmarks give times.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (d *Dictation) setWorker(s State) {
 	d.mu.Lock()
@@ -480,22 +481,26 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 
 	var res engine.Result
 	var err error
+	var evidence SpeechEvidence
 	gateStart := time.Now()
 	if a.Truncated && a.Path != "" {
-		// Longer than what is kept in memory: stream the spooled file.
+		// Longer than what is kept in memory: stream the spooled file. Ten minutes of it are
+		// evidence enough of speech.
 		var tr Transcript
 		tr, err = TranscribeFile(ctx, d.eng, a.Path, cfg.Engine, nil)
 		res = engine.Result{Segments: tr.Segments, Language: tr.Language, Device: tr.Device}
+		evidence = SpeechEvidence{Voiced: a.Duration, PeakOverFloorDB: 100}
 	} else {
 		g := audio.Gate(a.Samples, cfg.Gate)
-		rec.Latency.Gate = ms(time.Since(gateStart))
+		rec.Latency.Gate = Millis(time.Since(gateStart))
 		if !g.Speech {
 			rec.Dropped = "silence"
 			return rec
 		}
+		evidence = SpeechEvidence{Voiced: g.SpeechTime, PeakOverFloorDB: g.PeakDB - g.NoiseFloorDB}
 		res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], cfg.Engine)
 	}
-	rec.Latency.Encode, rec.Latency.Decode = ms(res.Timings.Encode), ms(res.Timings.Decode+res.Timings.Mel)
+	rec.Latency.Encode, rec.Latency.Decode = Millis(res.Timings.Encode), Millis(res.Timings.Decode+res.Timings.Mel)
 	if res.Device != "" {
 		rec.Device = res.Device
 	}
@@ -508,13 +513,14 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 	for _, s := range res.Segments {
 		if s.NoSpeechProb <= cfg.NoSpeechThreshold {
 			parts = append(parts, s.Text)
+			evidence.NoSpeechProb = max(evidence.NoSpeechProb, s.NoSpeechProb)
 		}
 	}
 	if len(parts) == 0 {
 		rec.Dropped = "no-speech"
 		return rec
 	}
-	text, drop := FilterHallucinations(strings.Join(parts, " "), res.Language)
+	text, drop := FilterHallucinations(strings.Join(parts, " "), res.Language, evidence)
 	if drop {
 		rec.Dropped = "hallucination"
 		return rec
@@ -542,8 +548,8 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		rec.Inserted = inserted
 	}
 	now := time.Now()
-	rec.Latency.Insert = ms(now.Sub(insertStart))
-	rec.Latency.KeyUpToText = ms(now.Sub(job.keyUp))
+	rec.Latency.Insert = Millis(now.Sub(insertStart))
+	rec.Latency.KeyUpToText = Millis(now.Sub(job.keyUp))
 	return rec
 }
 

@@ -288,7 +288,12 @@ func TestSilenceAndHallucinationsInsertNothing(t *testing.T) {
 	if r := h.waitTakes(t, 1)[0]; r.Dropped != "silence" || h.eng.calls.Load() != 0 {
 		t.Errorf("silent take: %+v, engine called %d times", r, h.eng.calls.Load())
 	}
-	h.rec.samples = speechLike()
+	// A stock phrase from a take with only a 200 ms burst in it: dropped.
+	burst := make([]float32, audio.TargetRate)
+	for i := range audio.TargetRate / 5 {
+		burst[i] = float32(0.3 * math.Sin(float64(i)*0.1))
+	}
+	h.rec.samples = burst
 	h.eng.text = " Thank you."
 	h.d.Press(time.Now())
 	h.d.Release(time.Now())
@@ -297,6 +302,13 @@ func TestSilenceAndHallucinationsInsertNothing(t *testing.T) {
 	}
 	if got := h.out.got(); len(got) != 0 {
 		t.Errorf("inserted %q", got)
+	}
+	// The same phrase from a second of speech is a reply: typed.
+	h.rec.samples = speechLike()
+	h.d.Press(time.Now())
+	h.d.Release(time.Now())
+	if r := h.waitTakes(t, 1)[0]; r.Dropped != "" || r.Inserted != "Thank you." {
+		t.Errorf("spoken reply: %+v", r)
 	}
 }
 

@@ -33,6 +33,11 @@ type e2e struct {
 const e2eHotkey = "F9"
 
 func startE2E(t *testing.T, output string, winArgs ...string) *e2e {
+	return startE2EWith(t, testenv.Model(t, "micro"), output, winArgs...)
+}
+
+// startE2EWith is startE2E with another model.
+func startE2EWith(t *testing.T, model, output string, winArgs ...string) *e2e {
 	testenv.X(t)
 	e := &e2e{t: t, dir: t.TempDir(), pulse: testenv.PulseAudio(t), kb: testenv.NewKeyboard(t)}
 	e.winText = filepath.Join(e.dir, "window.txt")
@@ -42,7 +47,7 @@ func startE2E(t *testing.T, output string, winArgs ...string) *e2e {
 	if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(e.winText + ".ready"); return err == nil }) {
 		t.Fatalf("text window did not map: %s", win.Output())
 	}
-	e.listener = testenv.Start(t, testenv.Build(t, "."), "listen", "--model", testenv.Model(t, "micro"),
+	e.listener = testenv.Start(t, testenv.Build(t, "."), "listen", "--model", model,
 		"--hotkey", e2eHotkey, "--output", output, "--history", e.history, "--recordings", e.recs,
 		"--max-tokens", "6", "--language", "en", "--sounds=false") // a cue would be heard by the microphone
 	e.listener.WaitLine(t, "ready:", 20*time.Second)
@@ -317,4 +322,36 @@ func TestE2EAudioServerRestart(t *testing.T) {
 		t.Fatalf("take after a restart mid-take: %+v; listener said:\n%s", rec, e.listener.Output())
 	}
 	t.Logf("listener said:\n%s", e.listener.Output())
+}
+
+// A spoken "Thank you." is a reply, not a hallucination: typed. The model here says "Thank
+// you." whatever it hears, so the same text from a take that only holds a click (a
+// fraction of a second above the room) is dropped. Before, both were dropped.
+func TestE2EShortReplyIsTyped(t *testing.T) {
+	e := startE2EWith(t, testenv.SayingModel(t, "Thank you."), "type")
+	e.dictate(testenv.Speak(t, e.dir, "Thank you."))
+	rec := e.waitTake(1)
+	if rec.Text != "Thank you." || rec.Dropped != "" {
+		t.Fatalf("spoken reply: %+v", rec)
+	}
+	e.waitWindow("Thank you.")
+
+	const rate = 48000
+	click := make([]float32, rate/2) // 200 ms of a loud buzz, then quiet
+	for i := range rate / 5 {
+		click[i] = float32(0.3 * math.Sin(2*math.Pi*120*float64(i)/rate))
+	}
+	var buf bytes.Buffer
+	if err := audio.WriteWAV(&buf, click, rate, 1); err != nil {
+		t.Fatal(err)
+	}
+	clickWAV := filepath.Join(e.dir, "click.wav")
+	os.WriteFile(clickWAV, buf.Bytes(), 0o644)
+	e.dictate(clickWAV)
+	if rec := e.waitTake(2); rec.Dropped != "hallucination" || rec.Inserted != "" {
+		t.Fatalf("a click that came out as %q: %+v", "Thank you.", rec)
+	}
+	if w := e.window(); w != "Thank you." {
+		t.Fatalf("window %q after the click", w)
+	}
 }

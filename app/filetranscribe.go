@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/dictate-app/dictate/audio"
@@ -33,7 +35,22 @@ type FileProgress struct {
 // TranscribeFile streams a file through the engine window by window, so memory stays
 // bounded for long recordings. Windows end at the quietest 50 ms of their last 5 s rather
 // than mid-word; no text is carried between windows (repetition loops in distilled models).
-func TranscribeFile(ctx context.Context, t Transcriber, path string, opts engine.Options, progress func(FileProgress)) (Transcript, error) {
+//
+// A panic while transcribing fails this file only (ErrInternal): a dropped file must not
+// take the app and its dictation down with it.
+func TranscribeFile(ctx context.Context, t Transcriber, path string, opts engine.Options, progress func(FileProgress)) (tr Transcript, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w while transcribing %s: %v\n%s", ErrInternal, filepath.Base(path), r, debug.Stack())
+		}
+	}()
+	return transcribeFile(ctx, t, path, opts, progress)
+}
+
+// ErrInternal is a fault of Dictate's own (a panic) that failed one job; the app goes on.
+var ErrInternal = errors.New("internal error (please report it)")
+
+func transcribeFile(ctx context.Context, t Transcriber, path string, opts engine.Options, progress func(FileProgress)) (Transcript, error) {
 	src, err := audio.Open(ctx, path)
 	if err != nil {
 		return Transcript{}, err
@@ -132,13 +149,4 @@ func isSilent(pcm []float32) bool {
 		}
 	}
 	return true
-}
-
-// formatDuration prints m:ss or h:mm:ss.
-func formatDuration(d time.Duration) string {
-	s := int(d.Round(time.Second).Seconds())
-	if s >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-	}
-	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }

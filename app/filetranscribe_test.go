@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +94,33 @@ type cancelAware struct{}
 
 func (cancelAware) Transcribe(ctx context.Context, pcm []float32, opts engine.Options) (engine.Result, error) {
 	return engine.Result{}, ctx.Err()
+}
+
+// panickyEngine panics on the file named panicOn, as a decoder or engine bug would.
+type panickyEngine struct {
+	fakeEngine
+	calls int
+}
+
+func (p *panickyEngine) Transcribe(ctx context.Context, pcm []float32, opts engine.Options) (engine.Result, error) {
+	p.calls++
+	if p.calls == 1 {
+		var table map[string]int
+		table["boom"]++ // a nil map write: a real runtime panic
+	}
+	return p.fakeEngine.Transcribe(ctx, pcm, opts)
+}
+
+// A panic inside one file's transcription fails that file with ErrInternal and its story;
+// the next file goes through, and the process lives on.
+func TestPanicFailsOnlyThatFile(t *testing.T) {
+	path := tonesWithGaps(t, 3, 10, 10)
+	eng := &panickyEngine{}
+	_, err := TranscribeFile(context.Background(), eng, path, engine.Options{}, nil)
+	if !errors.Is(err, ErrInternal) || !strings.Contains(err.Error(), "nil map") || !strings.Contains(err.Error(), "long.wav") {
+		t.Fatalf("panicking file: %v", err)
+	}
+	if tr, err := TranscribeFile(context.Background(), eng, path, engine.Options{}, nil); err != nil || len(tr.Segments) == 0 {
+		t.Fatalf("the next file: %v, %d segments", err, len(tr.Segments))
+	}
 }

@@ -74,7 +74,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	// A model handed in stays the caller's; one loaded here is closed by Run.
 	model := cfg.model
 	if model == nil {
-		if model, err = engine.Load(cfg.ModelPath, loadOptions(cfg.GPU)); err != nil {
+		if model, err = engine.Load(cfg.ModelPath, ModelLoadOptions(cfg.GPU)); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -185,8 +185,8 @@ func copyText(ctx context.Context, text string) error {
 // discardLog is the logger of whoever was given none.
 var discardLog = slog.New(slog.DiscardHandler)
 
-// loadOptions is how the app loads models: the preferred GPU if asked for, flash attention.
-func loadOptions(gpu bool) engine.LoadOptions {
+// ModelLoadOptions is how the app loads models: the preferred GPU if asked for, flash attention.
+func ModelLoadOptions(gpu bool) engine.LoadOptions {
 	return engine.LoadOptions{GPU: gpu, GPUDevice: engine.AutoGPU, FlashAttention: true}
 }
 
@@ -206,4 +206,25 @@ func (s *Session) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// lazyRecorder lets the dictation exist before the microphone (whose level callback
+// feeds the dictation's events).
+type lazyRecorder struct {
+	mu  sync.Mutex
+	mic *audio.Microphone
+}
+
+func (l *lazyRecorder) Start() (RecordingTake, error) {
+	l.mu.Lock()
+	mic := l.mic
+	l.mu.Unlock()
+	if mic == nil {
+		return nil, audio.ErrNoInput
+	}
+	t, err := mic.Start()
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/dictate-app/dictate/app/hotkey"
 	"github.com/dictate-app/dictate/app/textout"
 	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // Settings are what the user chooses in the Settings screen, persisted as TOML. The model
@@ -43,6 +44,9 @@ type Settings struct {
 	TrimAudioCtx   bool    `toml:"trim_audio_ctx"`
 	AudioCtxFloorS float64 `toml:"audio_ctx_floor_s"`
 }
+
+// DefaultHotkey is what dictation grabs unless told otherwise.
+const DefaultHotkey = "ctrl+shift+space"
 
 // DefaultSettings is what a first start uses.
 func DefaultSettings() Settings {
@@ -222,7 +226,7 @@ func firstLine(s string) string {
 // backupSettings copies a refused file next to itself with a timestamp.
 func backupSettings(path string, data []byte) (string, error) {
 	backup := fmt.Sprintf("%s.bad-%s", path, time.Now().Format("20060102-150405"))
-	return backup, writeFileAtomic(backup, 0o600, writeBytes(data))
+	return backup, atomicfile.WriteBytes(backup, 0o600, data)
 }
 
 // SaveSettings validates and writes the file atomically (readable only by the user).
@@ -235,7 +239,7 @@ func SaveSettings(path string, s Settings) error {
 	if err := toml.NewEncoder(&buf).Encode(s); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, 0o600, writeBytes(buf.Bytes()))
+	return atomicfile.WriteBytes(path, 0o600, buf.Bytes())
 }
 
 // SessionConfig turns settings into what a session is made of (the model path and the
@@ -258,4 +262,12 @@ func (s Settings) SessionConfig(modelPath string) (SessionConfig, error) {
 		Engine: engine.Options{Language: s.Language, Translate: s.Translate, Threads: s.Threads, InitialPrompt: s.Prompt,
 			AudioCtxFloorMS: floor},
 	}, nil
+}
+
+// SettingsPath is where the settings live: $DICTATE_SETTINGS, else DefaultSettingsPath.
+func SettingsPath() string {
+	if p := os.Getenv("DICTATE_SETTINGS"); p != "" {
+		return p
+	}
+	return DefaultSettingsPath()
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -9,8 +10,9 @@ import (
 )
 
 // Whisper invents text for silence and noise: annotations and stock phrases learnt from
-// subtitles. Annotations are removed anywhere; a take that is nothing but a stock phrase
-// is dropped.
+// subtitles. Annotations are removed anywhere. A take that is nothing but a stock phrase is
+// dropped only when the audio itself suggests there was no speech: "Thank you.", "Okay" or
+// "Bye" are also real, common replies.
 var annotation = regexp.MustCompile(`(?i)\s*(\[(blank_audio|music|noise|silence|sound|inaudible|applause|laughter|no speech)\]|\((music|silence|applause|laughs|laughter|inaudible|noise|no speech)\)|♪+)\s*`)
 
 var hallucinations = map[string][]string{
@@ -24,6 +26,20 @@ var hallucinations = map[string][]string{
 	"es": {"gracias", "subtítulos realizados por la comunidad de amara.org", "gracias por ver el video"},
 }
 
+// SpeechEvidence is what the audio of a take says about whether anyone spoke.
+type SpeechEvidence struct {
+	NoSpeechProb    float32       // the highest no-speech probability of the text's segments
+	Voiced          time.Duration // speech the gate found
+	PeakOverFloorDB float64       // the loudest 20 ms over the take's background
+}
+
+// likelySilence: the audio gives a reason to doubt there was speech. A short reply spoken
+// into a microphone is voiced for 300 ms or more, stands 15 dB or more above the room and
+// gets a low no-speech probability; noise, breath and a click fall short of one of these.
+func (e SpeechEvidence) likelySilence() bool {
+	return e.NoSpeechProb > 0.2 || e.Voiced < 300*time.Millisecond || e.PeakOverFloorDB < 15
+}
+
 // normalizePhrase lowercases and strips punctuation and spaces at the ends.
 func normalizePhrase(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
@@ -31,22 +47,22 @@ func normalizePhrase(s string) string {
 }
 
 // FilterHallucinations returns text without non-speech annotations, and whether the take
-// should be dropped as a stock phrase or left empty.
-func FilterHallucinations(text, lang string) (string, bool) {
+// should be dropped: left empty, or a stock phrase from audio that shows no speech.
+func FilterHallucinations(text, lang string, ev SpeechEvidence) (string, bool) {
 	clean := strings.TrimSpace(annotation.ReplaceAllString(text, " "))
 	clean = strings.Join(strings.Fields(clean), " ")
 	norm := normalizePhrase(clean)
 	if norm == "" {
 		return "", true
 	}
-	for _, l := range []string{lang, "en"} {
-		for _, p := range hallucinations[l] {
-			if norm == p {
-				return "", true
-			}
-		}
+	if isStockPhrase(norm, lang) && ev.likelySilence() {
+		return "", true
 	}
 	return clean, false
+}
+
+func isStockPhrase(norm, lang string) bool {
+	return slices.Contains(hallucinations[lang], norm) || slices.Contains(hallucinations["en"], norm)
 }
 
 // Replacement rewrites spoken words, e.g. "new line" → "\n".

@@ -6,26 +6,36 @@ import (
 )
 
 func TestFilterHallucinations(t *testing.T) {
+	spoken := SpeechEvidence{NoSpeechProb: 0.02, Voiced: 700 * time.Millisecond, PeakOverFloorDB: 40}
 	cases := []struct {
-		in, lang, want string
-		drop           bool
+		in, lang string
+		ev       SpeechEvidence
+		want     string
+		drop     bool
 	}{
-		{"Hello world.", "en", "Hello world.", false},
-		{" Thank you.", "en", "", true},
-		{"Thanks for watching!", "en", "", true},
-		{"[BLANK_AUDIO]", "en", "", true},
-		{"(music)", "en", "", true},
-		{"♪♪", "en", "", true},
-		{"Thank you for the report.", "en", "Thank you for the report.", false},
-		{"[Music] Let's begin.", "en", "Let's begin.", false},
-		{"Untertitel im Auftrag des ZDF, 2017", "de", "", true},
-		{"you", "de", "", true},
-		{"", "en", "", true},
+		{"Hello world.", "en", spoken, "Hello world.", false},
+		{"[BLANK_AUDIO]", "en", spoken, "", true},
+		{"(music)", "en", spoken, "", true},
+		{"♪♪", "en", spoken, "", true},
+		{"Thank you for the report.", "en", spoken, "Thank you for the report.", false},
+		{"[Music] Let's begin.", "en", spoken, "Let's begin.", false},
+		{"", "en", spoken, "", true},
+		// A stock phrase someone clearly said is a reply, not a hallucination.
+		{" Thank you.", "en", spoken, "Thank you.", false},
+		{"Okay.", "en", spoken, "Okay.", false},
+		{"Bye!", "en", spoken, "Bye!", false},
+		{"Vielen Dank.", "de", spoken, "Vielen Dank.", false},
+		// The same phrases from audio that shows no speech are dropped.
+		{" Thank you.", "en", SpeechEvidence{NoSpeechProb: 0.45, Voiced: 700 * time.Millisecond, PeakOverFloorDB: 40}, "", true},
+		{"Thanks for watching!", "en", SpeechEvidence{NoSpeechProb: 0.02, Voiced: 200 * time.Millisecond, PeakOverFloorDB: 40}, "", true},
+		{"Okay.", "en", SpeechEvidence{NoSpeechProb: 0.02, Voiced: 700 * time.Millisecond, PeakOverFloorDB: 13}, "", true},
+		{"Untertitel im Auftrag des ZDF, 2017", "de", SpeechEvidence{NoSpeechProb: 0.5}, "", true},
+		{"you", "de", SpeechEvidence{Voiced: 160 * time.Millisecond, PeakOverFloorDB: 20}, "", true},
 	}
 	for _, c := range cases {
-		got, drop := FilterHallucinations(c.in, c.lang)
+		got, drop := FilterHallucinations(c.in, c.lang, c.ev)
 		if got != c.want || drop != c.drop {
-			t.Errorf("%q: (%q, %v), want (%q, %v)", c.in, got, drop, c.want, c.drop)
+			t.Errorf("%q %+v: (%q, %v), want (%q, %v)", c.in, c.ev, got, drop, c.want, c.drop)
 		}
 	}
 }

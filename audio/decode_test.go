@@ -7,11 +7,16 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/dictate-app/dictate/internal/testenv"
 )
 
 // goertzelPower is the power of x at freq (Hz) relative to x's total power: 1 for a pure tone.
@@ -56,9 +61,7 @@ func TestDecodeFixtures(t *testing.T) {
 	for _, fx := range decoderFixtures {
 		t.Run(fx.file, func(t *testing.T) {
 			if fx.ffmpeg {
-				if _, err := exec.LookPath(FFmpegPath); err != nil {
-					t.Skip("ffmpeg not installed")
-				}
+				testenv.Tool(t, FFmpegPath) // fails in the build root, skips elsewhere
 			}
 			path := filepath.Join("testdata", fx.file)
 			src, err := Open(context.Background(), path)
@@ -306,6 +309,63 @@ func TestMono16kStreamsInSmallReads(t *testing.T) {
 	for i := range got {
 		if got[i] != whole[i] {
 			t.Fatalf("sample %d differs: %v vs %v", i, got[i], whole[i])
+		}
+	}
+}
+
+// panicSource is a decoder with a bug.
+type panicSource struct{}
+
+func (panicSource) Format() Format { return Format{SampleRate: 8000, Channels: 1, Frames: -1} }
+func (panicSource) Read(dst []float32) (int, error) {
+	return copy(dst, make([]float32, len(dst)+1)[len(dst)+1:len(dst)]), nil
+}
+func (panicSource) Close() error { return nil }
+
+// A decoder that panics fails its file with ErrCorrupt and names the format; nothing escapes.
+func TestDecoderPanicIsContained(t *testing.T) {
+	src := guardedSource{panicSource{}, "MP3"}
+	_, err := src.Read(make([]float32, 8))
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "MP3 decoder failed") {
+		t.Fatalf("read: %v", err)
+	}
+	if _, err := contained("FLAC", func() (Source, error) { var s *mp3Source; return s, s.Close() }); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open: %v", err)
+	}
+}
+
+// A playlist handed to ffmpeg cannot make it fetch a URL: the test server sees no request.
+func TestFFmpegFetchesNoURLs(t *testing.T) {
+	testenv.Tool(t, FFmpegPath)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.ServeFile(w, r, filepath.Join("testdata", "mp3_44k_stereo.mp3"))
+	}))
+	defer srv.Close()
+	playlist := filepath.Join(t.TempDir(), "talk.m3u8")
+	os.WriteFile(playlist, []byte("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n"+srv.URL+"/segment.mp3\n#EXT-X-ENDLIST\n"), 0o644)
+	pcm, err := DecodeFile(context.Background(), playlist)
+	if err == nil || hits.Load() != 0 {
+		t.Fatalf("playlist: %d samples, err %v, %d requests to the server", len(pcm), err, hits.Load())
+	}
+}
+
+// A file whose name looks like an ffmpeg protocol ("concat:…") is decoded as the file it is.
+func TestFFmpegReadsNamesAsFiles(t *testing.T) {
+	testenv.Tool(t, FFmpegPath)
+	data, err := os.ReadFile(filepath.Join("testdata", "aac_44k_stereo.m4a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "concat:talk.m4a")
+	os.WriteFile(path, data, 0o644)
+	t.Chdir(dir)
+	for _, p := range []string{path, "concat:talk.m4a"} {
+		pcm, err := DecodeFile(context.Background(), p)
+		if err != nil || len(pcm) < TargetRate*9/10 {
+			t.Errorf("%s: %d samples, %v", p, len(pcm), err)
 		}
 	}
 }

@@ -160,8 +160,15 @@ func openFFmpeg(ctx context.Context, path string) (Source, error) {
 		return nil, fmt.Errorf("%w: %s is not WAV, MP3, FLAC or Ogg Vorbis; install ffmpeg to open other formats",
 			ErrUnsupportedFormat, filepath.Base(path))
 	}
-	cmd := exec.CommandContext(ctx, bin, "-nostdin", "-hide_banner", "-loglevel", "error",
-		"-i", path, "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", "16000", "pipe:1")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	// Only local files and the output pipe: a crafted playlist (HLS, DASH, …) must not make
+	// ffmpeg fetch URLs. The path goes in as a file: URL, so a name such as
+	// "concat:x.m4a" or "http:…" is read as the file it is, not as a protocol.
+	cmd := exec.CommandContext(ctx, bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,pipe",
+		"-i", "file:"+abs, "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", "16000", "pipe:1")
 	cmd.WaitDelay = 2 * time.Second
 	stderr := &limitedBuffer{max: 4096}
 	cmd.Stderr = stderr

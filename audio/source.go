@@ -51,22 +51,25 @@ func Open(ctx context.Context, path string) (Source, error) {
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	head, _ := br.Peek(12)
-	var src Source
+	var open func(io.Reader, io.Closer) (Source, error)
+	var format string
 	switch {
 	case len(head) == 0:
-		err = fmt.Errorf("%w: %s is empty", ErrCorrupt, path)
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is empty", ErrCorrupt, path)
 	case len(head) >= 12 && (string(head[:4]) == "RIFF" || string(head[:4]) == "RF64") && string(head[8:12]) == "WAVE":
-		src, err = newWAVSource(br, f)
+		open, format = newWAVSource, "WAV"
 	case bytes.HasPrefix(head, []byte("fLaC")):
-		src, err = newFLACSource(br, f)
+		open, format = newFLACSource, "FLAC"
 	case bytes.HasPrefix(head, []byte("OggS")) && isVorbis(br):
-		src, err = newVorbisSource(br, f)
+		open, format = newVorbisSource, "Ogg Vorbis"
 	case bytes.HasPrefix(head, []byte("ID3")) || (len(head) >= 2 && head[0] == 0xFF && head[1]&0xE0 == 0xE0 && strings.EqualFold(filepath.Ext(path), ".mp3")):
-		src, err = newMP3Source(br, f)
+		open, format = newMP3Source, "MP3"
 	default:
 		f.Close()
 		return openFFmpeg(ctx, path)
 	}
+	src, err := contained(format, func() (Source, error) { return open(br, f) })
 	if err != nil {
 		f.Close()
 		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedFormat) {
@@ -74,7 +77,43 @@ func Open(ctx context.Context, path string) (Source, error) {
 		}
 		return nil, err
 	}
-	return src, nil
+	return guardedSource{src, format}, nil
+}
+
+// The pure-Go decoders have panicked on crafted and damaged files (fuzzers found such
+// inputs upstream). A panic inside one fails that file with ErrCorrupt, never the app.
+
+// contained runs f, turning a decoder's panic into an error.
+func contained[T any](format string, f func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the %s decoder failed on this file (%v)", ErrCorrupt, format, r)
+		}
+	}()
+	return f()
+}
+
+// guardedSource contains its decoder's panics.
+type guardedSource struct {
+	src    Source
+	format string
+}
+
+func (g guardedSource) Format() Format {
+	f, err := contained(g.format, func() (Format, error) { return g.src.Format(), nil })
+	if err != nil {
+		return Format{} // NewMono16k refuses a format without rate or channels
+	}
+	return f
+}
+
+func (g guardedSource) Read(dst []float32) (int, error) {
+	return contained(g.format, func() (int, error) { return g.src.Read(dst) })
+}
+
+func (g guardedSource) Close() error {
+	_, err := contained(g.format, func() (struct{}, error) { return struct{}{}, g.src.Close() })
+	return err
 }
 
 // isVorbis tells Ogg Vorbis from other Ogg codecs (Opus goes to ffmpeg).

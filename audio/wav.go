@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // WAV reading, our own: a streaming RIFF/RF64 reader for integer PCM (8, 16, 24, 32 bit) and
@@ -240,4 +242,9 @@ func WriteWAV(w io.Writer, samples []float32, rate, channels int) error {
 	}
 	_, err := w.Write(body)
 	return err
+}
+
+// WriteWAVFile writes mono samples at rate to path as 16-bit WAV, atomically.
+func WriteWAVFile(path string, samples []float32, rate int) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteWAV(w, samples, rate, 1) })
 }

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/cgo"
 	"strings"
@@ -29,6 +28,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/dictate-app/dictate/internal/atomicfile"
 	whisper "github.com/ggerganov/whisper.cpp/bindings/go"
 )
 
@@ -648,116 +648,89 @@ func Quantize(ctx context.Context, src, dst string, to FileType, progress func(f
 		return info, err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".quantize-*.bin")
+	out, err := atomicfile.Create(dst, 0o644)
 	if err != nil {
 		return info, err
 	}
-	defer os.Remove(tmp.Name())
+	defer out.Abort()
 	r := bufio.NewReaderSize(in, 1<<20)
-	w := bufio.NewWriterSize(tmp, 1<<20)
+	w := bufio.NewWriterSize(out, 1<<20)
 	if err := quantizeStream(ctx, r, w, info, qtype, int32(to), progress); err != nil {
-		tmp.Close()
 		return info, err
 	}
 	if err := w.Flush(); err != nil {
-		tmp.Close()
 		return info, err
 	}
-	if err := tmp.Close(); err != nil {
-		return info, err
-	}
-	if _, err := ValidateModelFile(tmp.Name()); err != nil {
+	if _, err := ValidateModelFile(out.Name()); err != nil {
 		return info, fmt.Errorf("quantised file failed its check: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	if err := out.Commit(); err != nil {
 		return info, err
 	}
 	return ValidateModelFile(dst)
 }
 
 func quantizeStream(ctx context.Context, r io.Reader, w io.Writer, info ModelInfo, qtype ggmlType, ftype int32, progress func(float64)) error {
-	i32 := func() (int32, error) {
-		var v int32
-		err := binary.Read(r, binary.LittleEndian, &v)
-		return v, err
-	}
-	put := func(v int32) error { return binary.Write(w, binary.LittleEndian, v) }
-	copyN := func(n int64) error { _, err := io.CopyN(w, r, n); return err }
+	s := &binStream{r: r, w: w}
 	// magic and hyper-parameters, with the new ftype last
-	if err := copyN(4 + 10*4); err != nil {
-		return err
+	s.copyN(4 + 10*4)
+	s.i32()
+	s.put(ftype)
+	nMel, nFFT := s.i32(), s.i32()
+	if s.err == nil && (nMel < 0 || nFFT < 0) {
+		return fmt.Errorf("%w: mel filters %d×%d", ErrInvalidModel, nMel, nFFT)
 	}
-	if _, err := i32(); err != nil {
-		return err
-	}
-	if err := put(ftype); err != nil {
-		return err
-	}
-	nMel, _ := i32()
-	nFFT, err := i32()
-	if err != nil {
-		return err
-	}
-	put(nMel)
-	put(nFFT)
-	if err := copyN(int64(nMel) * int64(nFFT) * 4); err != nil {
-		return err
-	}
-	nWords, err := i32()
-	if err != nil {
-		return err
-	}
-	put(nWords)
-	for range nWords {
-		n, err := i32()
-		if err != nil {
-			return err
+	s.put(nMel)
+	s.put(nFFT)
+	s.copyN(int64(nMel) * int64(nFFT) * 4)
+	nWords := s.i32()
+	s.put(nWords)
+	for i := int32(0); i < nWords && s.err == nil; i++ {
+		n := s.i32()
+		if n < 0 {
+			return fmt.Errorf("%w: vocabulary entry of %d bytes", ErrInvalidModel, n)
 		}
-		put(n)
-		if err := copyN(int64(n)); err != nil {
-			return err
-		}
+		s.put(n)
+		s.copyN(int64(n))
+	}
+	if s.err != nil {
+		return s.err
 	}
 	_, specs := expectedTensors(info.Arch)
 	total, done := float64(info.Size), 0.0
 	for {
-		nDims, err := i32()
-		if err == io.EOF {
+		nDims := s.i32()
+		if s.err == io.EOF { // the end, between tensors
 			if progress != nil {
 				progress(1)
 			}
 			return nil
 		}
-		if err != nil {
-			return err
-		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		nameLen, _ := i32()
-		ttype, err := i32()
-		if err != nil {
-			return err
+		nameLen, ttype := s.i32(), s.i32()
+		if s.err != nil {
+			return s.err
+		}
+		if nDims < 1 || nDims > 4 || nameLen < 1 || nameLen > 1024 {
+			return fmt.Errorf("%w: tensor header with %d dimensions and a %d-byte name", ErrInvalidModel, nDims, nameLen)
 		}
 		shape := make([]int64, nDims)
 		for i := range shape {
-			d, err := i32()
-			if err != nil {
-				return err
-			}
-			shape[i] = int64(d)
+			shape[i] = int64(s.i32())
 		}
-		name := make([]byte, nameLen)
-		if _, err := io.ReadFull(r, name); err != nil {
-			return err
+		name := s.read(int64(nameLen))
+		if s.err != nil {
+			return s.err
 		}
 		size, err := tensorBytes(ggmlType(ttype), shape)
 		if err != nil {
 			return err
 		}
-		data := make([]byte, size)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return err
+		data := s.read(size)
+		if s.err != nil {
+			return s.err
 		}
 		outType := ggmlType(ttype)
 		switch kind := specs[string(name)].kind; {
@@ -770,20 +743,64 @@ func quantizeStream(ctx context.Context, r io.Reader, w io.Writer, info ModelInf
 			outType = typeF16 // whisper.cpp keeps convolutions in f16 in quantised models
 			data = f32ToF16(data)
 		}
-		put(nDims)
-		put(nameLen)
-		put(int32(outType))
+		s.put(nDims)
+		s.put(nameLen)
+		s.put(int32(outType))
 		for _, d := range shape {
-			put(int32(d))
+			s.put(int32(d))
 		}
-		w.Write(name)
-		if _, err := w.Write(data); err != nil {
-			return err
+		s.write(name)
+		s.write(data)
+		if s.err != nil {
+			return s.err
 		}
 		done += float64(size)
 		if progress != nil {
 			progress(min(1, done/total))
 		}
+	}
+}
+
+// binStream reads and writes little-endian model fields, keeping the first error: once
+// one read or write fails, the rest do nothing, and the caller checks err where it matters.
+type binStream struct {
+	r   io.Reader
+	w   io.Writer
+	err error
+}
+
+func (s *binStream) i32() int32 {
+	var v int32
+	if s.err == nil {
+		s.err = binary.Read(s.r, binary.LittleEndian, &v)
+	}
+	return v
+}
+
+func (s *binStream) put(v int32) {
+	if s.err == nil {
+		s.err = binary.Write(s.w, binary.LittleEndian, v)
+	}
+}
+
+func (s *binStream) copyN(n int64) {
+	if s.err == nil {
+		_, s.err = io.CopyN(s.w, s.r, n)
+	}
+}
+
+func (s *binStream) read(n int64) []byte {
+	if s.err != nil {
+		return nil
+	}
+	b := make([]byte, n)
+	_, s.err = io.ReadFull(s.r, b)
+	return b
+}
+
+func (s *binStream) write(b []byte) {
+	if s.err == nil {
+		_, s.err = s.w.Write(b)
 	}
 }
 

@@ -338,3 +338,39 @@ func TestPickGPUPrefersDiscrete(t *testing.T) {
 		}
 	}
 }
+
+// A generated model told what to say says exactly that through whisper.cpp, whatever it
+// hears, with a low no-speech probability; in a multilingual architecture and after an
+// initial prompt too.
+func TestGeneratedModelSaysItsSentence(t *testing.T) {
+	pcm := decode(t, testenv.Speak(t, t.TempDir(), "Something else entirely."))
+	for _, c := range []struct {
+		arch, say string
+		opts      engine.Options
+	}{
+		{"micro", "Thank you.", engine.Options{}},
+		{"micro", "Hello world, the quick brown fox.", engine.Options{InitialPrompt: "Kubernetes"}},
+		{"tiny", "Okay.", engine.Options{Language: "en"}},
+	} {
+		p, _ := engine.PresetByName(c.arch)
+		path := filepath.Join(t.TempDir(), "say.bin")
+		if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 7, Say: c.say}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := engine.Load(path, engine.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.Transcribe(context.Background(), pcm, c.opts)
+		m.Close()
+		if err != nil || strings.TrimSpace(res.Text) != c.say || len(res.Segments) != 1 || res.Segments[0].NoSpeechProb > 0.01 {
+			t.Errorf("%s told to say %q: %q, %+v, %v", c.arch, c.say, res.Text, res.Segments, err)
+		}
+	}
+	p, _ := engine.PresetByName("micro")
+	for _, bad := range []string{"you you", "Xylophonic words."} {
+		if err := engine.GenerateModel(new(strings.Builder), p, engine.GenerateOptions{Type: engine.F16, Say: bad}); err == nil || !strings.Contains(err.Error(), "word") && !strings.Contains(err.Error(), "repeats") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

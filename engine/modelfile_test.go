@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -215,6 +216,46 @@ func TestFloat32ToHalf(t *testing.T) {
 	for in, want := range cases {
 		if got := float32ToHalf(in); got != want {
 			t.Errorf("%g: %#04x, want %#04x", in, got, want)
+		}
+	}
+}
+
+// flakyWriter refuses the one write that covers byte failAt; the rest go through, as a
+// disk that hiccups once. Quantising must stop there, not write a file with a hole.
+type flakyWriter struct {
+	w      bytes.Buffer
+	failAt int
+	failed bool
+}
+
+func (f *flakyWriter) Write(p []byte) (int, error) {
+	if !f.failed && f.w.Len()+len(p) > f.failAt {
+		f.failed = true
+		return 0, errors.New("disk hiccup")
+	}
+	return f.w.Write(p)
+}
+
+func TestQuantizeStopsAtAFailedWrite(t *testing.T) {
+	p, _ := PresetByName("micro")
+	path := filepath.Join(t.TempDir(), "micro.bin")
+	if err := GenerateModelFile(path, p, GenerateOptions{Type: F16, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := ValidateModelFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Byte 50 is in the mel filter header, which goes out in 4-byte writes.
+	for _, at := range []int{50, 200, 5000} {
+		w := &flakyWriter{failAt: at}
+		err := quantizeStream(context.Background(), bytes.NewReader(data), w, info, typeQ8_0, int32(Q8_0), nil)
+		if err == nil || !strings.Contains(err.Error(), "disk hiccup") {
+			t.Errorf("write failing at byte %d: %v", at, err)
 		}
 	}
 }

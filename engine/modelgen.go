@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // The generator writes whisper.cpp model files of real architectures with deterministic
@@ -19,28 +19,26 @@ import (
 type GenerateOptions struct {
 	Type FileType // F16 (default) or F32
 	Seed uint64
+	// Say makes the model say this sentence whatever it hears (see parrot): its words must
+	// be distinct words of the generated vocabulary. "" gives a random decoder.
+	Say string
 }
 
 // GenerateModelFile writes a model of the preset to path atomically.
 func GenerateModelFile(path string, p Preset, opts GenerateOptions) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".gen-*.bin")
+	f, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriterSize(tmp, 1<<20)
+	defer f.Abort()
+	w := bufio.NewWriterSize(f, 1<<20)
 	if err := GenerateModel(w, p, opts); err != nil {
-		tmp.Close()
 		return err
 	}
 	if err := w.Flush(); err != nil {
-		tmp.Close()
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return f.Commit()
 }
 
 // GenerateModel writes a model of the preset to w.
@@ -50,6 +48,12 @@ func GenerateModel(w io.Writer, p Preset, opts GenerateOptions) error {
 	}
 	a := p.Arch
 	g := &genWriter{w: w, rng: opts.Seed*0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D}
+	if opts.Say != "" {
+		var err error
+		if g.parrot, err = newParrot(a, opts.Say, opts.Seed); err != nil {
+			return err
+		}
+	}
 	g.i32(ggmlMagic)
 	for _, v := range []int{a.NVocab, a.NAudioCtx, a.NAudioState, a.NAudioHead, a.NAudioLayer,
 		a.NTextCtx, a.NTextState, a.NTextHead, a.NTextLayer, a.NMels, int(opts.Type)} {
@@ -91,10 +95,11 @@ func GenerateModel(w io.Writer, p Preset, opts GenerateOptions) error {
 }
 
 type genWriter struct {
-	w   io.Writer
-	rng uint64
-	err error
-	buf []byte
+	w      io.Writer
+	rng    uint64
+	err    error
+	buf    []byte
+	parrot *parrot // nil: a random decoder
 }
 
 func (g *genWriter) bytes(b []byte) {
@@ -154,7 +159,12 @@ func (g *genWriter) tensor(name string, shape []int64, t ggmlType, a Arch) {
 		buf := g.buf[:(end-start)*size]
 		for i := start; i < end; i++ {
 			var v float32
+			var set bool
+			if g.parrot != nil {
+				v, set = g.parrot.value(name, i)
+			}
 			switch {
+			case set:
 			case isGain:
 				v = 1
 			case isBias:
@@ -253,7 +263,7 @@ func englishVocab(n int) []string {
 		use an each which she do how their if will up other about out many then them these so some
 		her would make like him into time has look two more write go see number no way could people
 		my than first water been call who oil its now find long down day did get come made may part
-		hello world dictate voice text speech quick brown fox jumps over lazy dog yes okay thanks`)
+		hello world dictate voice text speech quick brown fox jumps over lazy dog yes okay thanks thank`)
 	for _, w := range common {
 		add(" " + w)
 		add(w)
@@ -278,4 +288,146 @@ func englishVocab(n int) []string {
 		add(" " + s)
 	}
 	return words
+}
+
+// parrot makes a generated model say one sentence whatever it hears. Its decoder ignores
+// the audio and the position (attention outputs and positional embeddings are zero), and
+// the MLP of its first block maps each token to the token after it in the sentence: one
+// hidden unit per token detects that token's (normalised) embedding and writes the next
+// token's embedding, scaled up, into the residual stream. Greedy decoding in whisper.cpp
+// then yields exactly the sentence, after any prompt, with a low no-speech probability.
+// Tests use it where the words must be known (a spoken "Thank you." is typed), while the
+// timings stay those of the architecture.
+type parrot struct {
+	n      int
+	seed   uint64
+	norms  map[int][]float64 // normalised embeddings, by token
+	tokens map[int]bool      // the sentence's tokens and end-of-text: their embeddings are larger
+	hidden []int             // hidden unit j detects token hidden[j] …
+	next   []int             // … and writes token next[j]
+}
+
+const (
+	parrotGain   = 20 // a detector's pre-activation is parrotGain/2 for its token, about -parrotGain/2 for others
+	parrotStrong = 5  // the sentence's embeddings against the others'
+)
+
+func newParrot(a Arch, sentence string, seed uint64) (*parrot, error) {
+	eot := a.eot()
+	ids := map[string]int{}
+	for i, w := range englishVocab(eot) {
+		ids[w] = i
+	}
+	var tokens []int
+	for _, word := range strings.Fields(sentence) {
+		// Whole words with their leading space, punctuation as its own token.
+		core := strings.TrimRightFunc(word, func(r rune) bool { return strings.ContainsRune(".,!?;:", r) })
+		id, ok := ids[" "+core]
+		if !ok {
+			return nil, fmt.Errorf("the generated vocabulary has no word %q", core)
+		}
+		tokens = append(tokens, id)
+		for _, r := range word[len(core):] {
+			tokens = append(tokens, ids[string(r)])
+		}
+	}
+	p := &parrot{n: a.NTextState, seed: seed, tokens: map[int]bool{eot: true}, norms: map[int][]float64{}}
+	for _, t := range tokens {
+		if p.tokens[t] {
+			return nil, fmt.Errorf("%q repeats a token; a parrot model says each token once", sentence)
+		}
+		p.tokens[t] = true
+	}
+	// Every prompt ends in a special token (start of transcript, language, task, no
+	// timestamps); each of them starts the sentence.
+	for special := eot + 1; special < a.NVocab-1501; special++ {
+		p.hidden, p.next = append(p.hidden, special), append(p.next, tokens[0])
+	}
+	for i, t := range tokens {
+		after := eot
+		if i+1 < len(tokens) {
+			after = tokens[i+1]
+		}
+		p.hidden, p.next = append(p.hidden, t), append(p.next, after)
+	}
+	if len(p.hidden) > 4*p.n {
+		return nil, fmt.Errorf("the sentence is too long for this architecture's MLP (%d hidden units)", 4*p.n)
+	}
+	return p, nil
+}
+
+// embedding is token tok's embedding value at col: uniform by a hash, scaled by fan-in as
+// the random weights are, larger for the sentence's tokens.
+func (p *parrot) embedding(tok, col int) float32 {
+	x := p.seed ^ uint64(tok)*0x9E3779B97F4A7C15 ^ uint64(col)*0xC2B2AE3D27D4EB4F
+	x ^= x >> 33
+	x *= 0xFF51AFD7ED558CCD
+	x ^= x >> 33
+	x *= 0xC4CEB9FE1A85EC53
+	x ^= x >> 33
+	v := (float32(x>>40)/float32(1<<23) - 1) / float32(math.Sqrt(float64(p.n)))
+	if p.tokens[tok] {
+		v *= parrotStrong
+	}
+	return v
+}
+
+// normalised is tok's embedding as a layer norm (gain 1, bias 0) leaves it.
+func (p *parrot) normalised(tok int) []float64 {
+	if row, ok := p.norms[tok]; ok {
+		return row
+	}
+	row := make([]float64, p.n)
+	defer func() { p.norms[tok] = row }()
+	var mean float64
+	for c := range row {
+		row[c] = float64(p.embedding(tok, c))
+		mean += row[c]
+	}
+	mean /= float64(p.n)
+	var variance float64
+	for c := range row {
+		row[c] -= mean
+		variance += row[c] * row[c]
+	}
+	std := math.Sqrt(variance/float64(p.n) + 1e-5)
+	for c := range row {
+		row[c] /= std
+	}
+	return row
+}
+
+// value is element i of the named tensor where the parrot sets it.
+func (p *parrot) value(name string, i int64) (float32, bool) {
+	n := int64(p.n)
+	switch {
+	case name == "decoder.positional_embedding":
+		return 0, true
+	case name == "decoder.token_embedding.weight":
+		return p.embedding(int(i/n), int(i%n)), true
+	case !strings.HasPrefix(name, "decoder.blocks."):
+		return 0, false
+	case strings.HasSuffix(name, "attn.out.weight") || strings.HasSuffix(name, "attn.out.bias"):
+		return 0, true // self- and cross-attention add nothing: no audio, no position
+	case strings.HasSuffix(name, ".mlp.2.weight") && !strings.HasPrefix(name, "decoder.blocks.0."):
+		return 0, true // later blocks pass the residual stream through
+	case name == "decoder.blocks.0.mlp.0.weight": // [hidden][n]
+		h := int(i / n)
+		if h >= len(p.hidden) {
+			return 0, true
+		}
+		return float32(parrotGain * p.normalised(p.hidden[h])[i%n] / float64(n)), true
+	case name == "decoder.blocks.0.mlp.0.bias":
+		if int(i) < len(p.hidden) {
+			return -parrotGain / 2, true
+		}
+		return 0, true
+	case name == "decoder.blocks.0.mlp.2.weight": // [n][hidden]
+		out, h := int(i/(4*n)), int(i%(4*n))
+		if h >= len(p.hidden) {
+			return 0, true
+		}
+		return p.embedding(p.next[h], out), true
+	}
+	return 0, false
 }

@@ -22,14 +22,17 @@ import (
 	"github.com/adrg/xdg"
 
 	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // Errors a caller may want to tell apart.
 var (
 	ErrNotInstalled = errors.New("model not installed")
-	ErrNoSpace      = errors.New("not enough free disk space")
-	ErrVerify       = errors.New("downloaded file failed verification")
-	ErrHTTP         = errors.New("download failed")
+	// ErrNoDefault: several models are installed and none is marked the default.
+	ErrNoDefault = errors.New("no default model")
+	ErrNoSpace   = errors.New("not enough free disk space")
+	ErrVerify    = errors.New("downloaded file failed verification")
+	ErrHTTP      = errors.New("download failed")
 )
 
 // DefaultDir is $XDG_DATA_HOME/dictate/models (the platform's data dir elsewhere).
@@ -229,7 +232,7 @@ func (m *Manager) download(ctx context.Context, e Entry, progress func(Progress)
 		return Installed{}, err
 	}
 	final := m.modelPath(e.Name)
-	if err := os.Rename(part, final); err != nil {
+	if err := atomicfile.Rename(part, final); err != nil {
 		os.Remove(part)
 		return Installed{}, err
 	}
@@ -429,23 +432,7 @@ func (m *Manager) writeMeta(inst Installed) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(m.metaPath(inst.Name), data)
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteBytes(m.metaPath(inst.Name), 0o644, data)
 }
 
 // Import validates a model file and copies it (or links it) into the models directory.
@@ -517,30 +504,23 @@ func (m *Manager) Quantize(ctx context.Context, name string, to engine.FileType,
 	return inst, m.writeMeta(inst)
 }
 
-// copyFile copies through a .part file and returns the SHA-256.
+// copyFile copies src to dst atomically and returns the SHA-256.
 func copyFile(src, dst string) (string, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return "", err
 	}
 	defer in.Close()
-	part := dst + ".part"
-	out, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := atomicfile.Create(dst, 0o644)
 	if err != nil {
 		return "", err
 	}
+	defer out.Abort()
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
-		out.Close()
-		os.Remove(part)
 		return "", err
 	}
-	if err := out.Close(); err != nil {
-		os.Remove(part)
-		return "", err
-	}
-	if err := os.Rename(part, dst); err != nil {
-		os.Remove(part)
+	if err := out.Commit(); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -608,7 +588,7 @@ func (m *Manager) SetDefault(name string) error {
 	if _, err := m.Get(name); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(m.Dir, "default"), []byte(name+"\n"))
+	return atomicfile.WriteBytes(filepath.Join(m.Dir, "default"), 0o644, []byte(name+"\n"))
 }
 
 // DefaultName is the name set with SetDefault ("" and an error when none is).
@@ -637,7 +617,7 @@ func (m *Manager) Default() (Installed, error) {
 		return list[0], nil
 	}
 	if len(list) > 1 {
-		return Installed{}, fmt.Errorf("%w: several models installed and none is the default (dictate models default NAME)", ErrNotInstalled)
+		return Installed{}, fmt.Errorf("%w: several models installed and none is the default (dictate models default NAME)", ErrNoDefault)
 	}
 	return Installed{}, ErrNotInstalled
 }

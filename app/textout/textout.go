@@ -35,13 +35,13 @@ type Config struct {
 	TypeDelay time.Duration
 }
 
-// Inserter inserts text. Safe for use from one goroutine at a time per call; restores are
-// serialised with the next insert.
+// Inserter inserts text. Calls are serialised; a paste's clipboard restore finishes before
+// the next insert starts.
 type Inserter struct {
-	cfg     Config
-	mu      sync.Mutex
-	restore sync.WaitGroup
-	classes map[string]bool
+	cfg       Config
+	mu        sync.Mutex
+	restoring chan struct{} // closed when the last paste's restore is done (guarded by mu)
+	classes   map[string]bool
 }
 
 // New checks the mode and, for paste, that the clipboard is reachable.
@@ -87,9 +87,11 @@ func (i *Inserter) Insert(ctx context.Context, text string) error {
 	if text == "" {
 		return nil
 	}
-	i.restore.Wait() // a previous paste's clipboard restore comes first
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if i.restoring != nil {
+		<-i.restoring // a previous paste's clipboard restore comes first
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -158,9 +160,10 @@ func (i *Inserter) paste(ctx context.Context, text string) error {
 	}
 	// Put the user's clipboard back once the target has read ours, but only if nothing
 	// else replaced ours meanwhile.
-	i.restore.Add(1)
+	restoring := make(chan struct{})
+	i.restoring = restoring
 	go func() {
-		defer i.restore.Done()
+		defer close(restoring)
 		time.Sleep(i.cfg.RestoreDelay)
 		bg := context.Background()
 		cur, err := clipboard.Read(bg, clipboard.FmtText)
@@ -178,7 +181,14 @@ func (i *Inserter) paste(ctx context.Context, text string) error {
 }
 
 // Wait blocks until a pending clipboard restore is done (tests and shutdown).
-func (i *Inserter) Wait() { i.restore.Wait() }
+func (i *Inserter) Wait() {
+	i.mu.Lock()
+	restoring := i.restoring
+	i.mu.Unlock()
+	if restoring != nil {
+		<-restoring
+	}
+}
 
 // Copy puts text on the clipboard; the channel closes when something else replaces it.
 func Copy(ctx context.Context, text string) (<-chan struct{}, error) {

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,32 @@ func Model(t testing.TB, preset string) string {
 		}
 	}
 	models[preset] = path
+	return path
+}
+
+// SayingModel returns a generated micro model that says sentence whatever it hears
+// (engine.GenerateOptions.Say), made once per test binary: for tests that check words.
+func SayingModel(t testing.TB, sentence string) string {
+	t.Helper()
+	modelsMu.Lock()
+	defer modelsMu.Unlock()
+	key := "say:" + sentence
+	if p, ok := models[key]; ok {
+		return p
+	}
+	if modelDir == "" {
+		d, err := os.MkdirTemp("", "dictate-models-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		modelDir = d
+	}
+	p, _ := engine.PresetByName("micro")
+	path := filepath.Join(modelDir, fmt.Sprintf("say-%d.bin", len(models)))
+	if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1, Say: sentence}); err != nil {
+		t.Fatal(err)
+	}
+	models[key] = path
 	return path
 }
 

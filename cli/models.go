@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bufio"
@@ -55,7 +55,7 @@ func (c *CLI) resolveModel(ctx context.Context, spec, language string) (string, 
 	if err == nil {
 		return inst.Path, nil
 	}
-	if !errors.Is(err, models.ErrNotInstalled) || strings.Contains(err.Error(), "several") {
+	if !errors.Is(err, models.ErrNotInstalled) {
 		return "", err
 	}
 	name, why := models.Recommend(hasGPU(), language)

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -9,51 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/app/textout"
-	"github.com/dictate-app/dictate/audio"
 )
-
-// DefaultHotkey is what listen grabs unless told otherwise.
-const DefaultHotkey = "ctrl+shift+space"
-
-// lazyRecorder lets the dictation exist before the microphone (whose level callback
-// feeds the dictation's events).
-type lazyRecorder struct {
-	mu  sync.Mutex
-	mic *audio.Microphone
-}
-
-func (l *lazyRecorder) Start() (RecordingTake, error) {
-	l.mu.Lock()
-	mic := l.mic
-	l.mu.Unlock()
-	if mic == nil {
-		return nil, audio.ErrNoInput
-	}
-	t, err := mic.Start()
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// SettingsPath is where the settings live: $DICTATE_SETTINGS, else DefaultSettingsPath.
-func SettingsPath() string {
-	if p := os.Getenv("DICTATE_SETTINGS"); p != "" {
-		return p
-	}
-	return DefaultSettingsPath()
-}
 
 // sessionFlags defines the flags shared by listen and gui, with the saved settings as
 // their defaults, and reads them. A flag given overrides its setting for this run only.
-func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string) (cfg SessionConfig, set Settings, notice string, err error) {
-	set, notice, err = LoadSettings(SettingsPath())
+func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string) (cfg app.SessionConfig, set app.Settings, notice string, err error) {
+	set, notice, err = app.LoadSettings(app.SettingsPath())
 	if err != nil {
-		return SessionConfig{}, set, notice, err
+		return app.SessionConfig{}, set, notice, err
 	}
 	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
 	fs.StringVar(&set.Hotkey, "hotkey", set.Hotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
@@ -73,20 +40,20 @@ func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string)
 	fs.BoolVar(&set.TrimAudioCtx, "trim-audio-ctx", set.TrimAudioCtx, "encode only as much of the 30 s window as a short take needs")
 	fs.Float64Var(&set.AudioCtxFloorS, "audio-ctx-floor", set.AudioCtxFloorS, "seconds: the least of the window encoded when trimming")
 	noGPU := fs.Bool("no-gpu", !set.GPU, "run on the CPU only")
-	histPath := fs.String("history", DefaultHistoryPath(), "history file")
-	recDir := fs.String("recordings", filepath.Join(filepath.Dir(DefaultHistoryPath()), "recordings"), "where takes are saved as WAV (\"\" to not save)")
+	histPath := fs.String("history", app.DefaultHistoryPath(), "history file")
+	recDir := fs.String("recordings", filepath.Join(filepath.Dir(app.DefaultHistoryPath()), "recordings"), "where takes are saved as WAV (\"\" to not save)")
 	terminals := fs.String("terminal-classes", strings.Join(set.TerminalClasses, ","), "window classes that paste with Ctrl+Shift+V")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return SessionConfig{}, set, notice, err
+		return app.SessionConfig{}, set, notice, err
 	}
 	if *tail < 0 || *tail > 5*time.Second {
-		return SessionConfig{}, set, notice, usageError{"--tail must be between 0 and 5s"}
+		return app.SessionConfig{}, set, notice, usageError{"--tail must be between 0 and 5s"}
 	}
 	set.TailMS = int(tail.Milliseconds())
 	set.GPU = !*noGPU
 	set.TerminalClasses = strings.Split(*terminals, ",")
 	if cfg, err = set.SessionConfig(""); err != nil {
-		return SessionConfig{}, set, notice, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
+		return app.SessionConfig{}, set, notice, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
 	cfg.HotkeyBackend = *backend
 	cfg.Engine.MaxTokens = *maxTokens
@@ -102,13 +69,13 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("listen", "listen [flags]")
 	quiet := fs.Bool("quiet", false, "print only takes and errors")
 	cfg, _, notice, err := c.sessionFlags(ctx, fs, args)
-	if notice != "" {
-		fmt.Fprintln(c.Stderr, notice)
+	for _, n := range nonEmpty(notice, c.keepCrashReports()) {
+		fmt.Fprintln(c.Stderr, n)
 	}
 	if err != nil {
 		return err
 	}
-	sess, err := StartSession(ctx, cfg)
+	sess, err := app.StartSession(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -122,33 +89,33 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 		defer close(printed)
 		c.printEvents(events, *quiet)
 	}()
-	how := map[Mode]string{ModeHold: "hold %s and speak", ModeToggle: "press %s to start and stop", ModeAuto: "hold %s to talk, or tap it to start and stop"}[cfg.Mode]
+	how := map[app.Mode]string{app.ModeHold: "hold %s and speak", app.ModeToggle: "press %s to start and stop", app.ModeAuto: "hold %s to talk, or tap it to start and stop"}[cfg.Mode]
 	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", cfg.Hotkey, filepath.Base(cfg.ModelPath), sess.Model.Device(), cfg.Output)
 	err = sess.Run(ctx)
 	<-printed
 	return err
 }
 
-func (c *CLI) printEvents(events <-chan Event, quiet bool) {
+func (c *CLI) printEvents(events <-chan app.Event, quiet bool) {
 	for e := range events {
 		switch e.Kind {
-		case EventState:
-			if !quiet && e.State != Idle {
+		case app.EventState:
+			if !quiet && e.State != app.Idle {
 				fmt.Fprintf(c.Stderr, "%s…\n", e.State)
 			}
-		case EventNotice:
+		case app.EventNotice:
 			if !quiet {
 				fmt.Fprintln(c.Stderr, e.Text)
 			}
-		case EventError:
+		case app.EventError:
 			fmt.Fprintf(c.Stderr, "error: %v\n", e.Err)
-		case EventTake:
+		case app.EventTake:
 			printTake(c.Stderr, *e.Take)
 		}
 	}
 }
 
-func printTake(w io.Writer, r TakeRecord) {
+func printTake(w io.Writer, r app.TakeRecord) {
 	switch {
 	case r.Dropped != "":
 		fmt.Fprintf(w, "(%.1f s, dropped: %s)\n", r.Audio, r.Dropped)
@@ -162,14 +129,14 @@ func printTake(w io.Writer, r TakeRecord) {
 // history prints past takes, or copies/pastes the last one.
 func (c *CLI) history(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("history", "history [copy-last|paste-last] [flags]")
-	path := fs.String("history", DefaultHistoryPath(), "history file")
+	path := fs.String("history", app.DefaultHistoryPath(), "history file")
 	n := fs.Int("n", 20, "how many takes to show (0: all)")
 	asJSON := fs.Bool("json", false, "print records as JSON lines")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	h, err := OpenHistory(*path)
+	h, err := app.OpenHistory(*path)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/engine"
 	"github.com/dictate-app/dictate/internal/testenv"
 )
@@ -79,7 +80,7 @@ func TestCLIWritesFormatsMatchingEngine(t *testing.T) {
 	modelPath := testenv.Model(t, "micro")
 	sample := testenv.SpeechSample(t)
 	out := t.TempDir()
-	for _, format := range Formats {
+	for _, format := range app.Formats {
 		code, _, stderr := runCLI(t, "transcribe", sample, "--model", modelPath, "--format", format,
 			"--output", out, "--max-tokens", "8", "--quiet")
 		if code != ExitOK {
@@ -93,7 +94,7 @@ func TestCLIWritesFormatsMatchingEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	want, err := TranscribeFile(context.Background(), m, sample, engine.Options{MaxTokens: 8, Language: "auto"}, nil)
+	want, err := app.TranscribeFile(context.Background(), m, sample, engine.Options{MaxTokens: 8, Language: "auto"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

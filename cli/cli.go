@@ -1,6 +1,6 @@
-// Package app owns Dictate's flows: the command line, file transcription and (later) the
-// dictation state machine. It never imports Fyne or C.
-package app
+// Package cli is Dictate's command line: transcribe, listen, gui, history, models, devices,
+// version, bench and dev. It parses flags and prints; the flows it runs live in app/.
+package cli
 
 import (
 	"context"
@@ -14,10 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/app/models"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // Version is the app's version; release builds set it with -ldflags -X.
@@ -41,7 +44,7 @@ type CLI struct {
 	// Interactive: Stdin and Stderr are a terminal, so questions can be asked.
 	Interactive bool
 	// GUI runs the desktop window for a session (nil in builds without one).
-	GUI func(ctx context.Context, d *Desktop) error
+	GUI func(ctx context.Context, d *app.Desktop) error
 
 	log *slog.Logger
 }
@@ -73,7 +76,7 @@ Usage:
   dictate version            app, whisper.cpp and backend versions
   dictate bench [--presets a,b] [--json] | bench --idle [listen flags]
                              speed, memory and idle cost (see BENCHMARKS.md)
-  dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT
+  dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] [--say TEXT] OUT
                              write a test model with random weights
 
 --model takes a file or an installed model's name; without it $DICTATE_MODEL, else the
@@ -140,7 +143,7 @@ func (c *CLI) exitCode(ctx context.Context, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(c.Stderr, "dictate: %v\nRun \"dictate help\" for usage.\n", err)
 		return ExitUsage
-	case errors.As(err, &me), errors.Is(err, models.ErrVerify), errors.Is(err, models.ErrNotInstalled), errors.Is(err, audio.ErrUnsupportedFormat), errors.Is(err, audio.ErrCorrupt), errors.Is(err, os.ErrNotExist):
+	case errors.As(err, &me), errors.Is(err, models.ErrVerify), errors.Is(err, models.ErrNotInstalled), errors.Is(err, models.ErrNoDefault), errors.Is(err, audio.ErrUnsupportedFormat), errors.Is(err, audio.ErrCorrupt), errors.Is(err, os.ErrNotExist):
 		fmt.Fprintf(c.Stderr, "dictate: %v\n", oneLine(err))
 		return ExitBadInput
 	case errors.Is(err, errFilesFailed):
@@ -209,7 +212,7 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 	switch {
 	case len(files) == 0:
 		return usageError{"transcribe needs at least one audio file"}
-	case !contains(Formats, *format):
+	case !contains(app.Formats, *format):
 		return usageError{fmt.Sprintf("unknown format %q (want txt, srt, vtt or json)", *format)}
 	case *outDir == "" && len(files) > 1 && *format != "txt":
 		return usageError{"several files in " + *format + " need --output DIR"}
@@ -243,11 +246,11 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 		if !*quiet && c.IsTerminal {
 			bar = &progressBar{w: c.Stderr, name: filepath.Base(file)}
 		}
-		var onProgress func(FileProgress)
+		var onProgress func(app.FileProgress)
 		if bar != nil {
 			onProgress = bar.update
 		}
-		tr, err := TranscribeFile(ctx, model, file, opts, onProgress)
+		tr, err := app.TranscribeFile(ctx, model, file, opts, onProgress)
 		bar.finish()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -277,46 +280,15 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *CLI) writeOutput(tr Transcript, format, outDir string, several bool) error {
+func (c *CLI) writeOutput(tr app.Transcript, format, outDir string, several bool) error {
 	if outDir == "" {
 		if several {
 			fmt.Fprintf(c.Stdout, "==> %s <==\n", tr.File)
 		}
-		return WriteTranscript(c.Stdout, format, tr)
+		return app.WriteTranscript(c.Stdout, format, tr)
 	}
 	name := strings.TrimSuffix(filepath.Base(tr.File), filepath.Ext(tr.File)) + "." + format
-	return writeFileAtomic(filepath.Join(outDir, name), 0o644, func(w io.Writer) error { return WriteTranscript(w, format, tr) })
-}
-
-// writeFileAtomic never leaves a half-written file where the user expects a result.
-func writeFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func writeBytes(b []byte) func(io.Writer) error {
-	return func(w io.Writer) error { _, err := w.Write(b); return err }
+	return atomicfile.Write(filepath.Join(outDir, name), 0o644, func(w io.Writer) error { return app.WriteTranscript(w, format, tr) })
 }
 
 func (c *CLI) devices() error {
@@ -357,10 +329,11 @@ func (c *CLI) dev(args []string) error {
 	if len(args) == 0 || args[0] != "gen-model" {
 		return usageError{"dev needs a subcommand: gen-model"}
 	}
-	fs := c.newFlagSet("dev gen-model", "dev gen-model --arch NAME [--type f16|f32] [--seed N] OUT")
+	fs := c.newFlagSet("dev gen-model", "dev gen-model --arch NAME [--type f16|f32] [--seed N] [--say TEXT] OUT")
 	arch := fs.String("arch", "micro", "architecture: "+strings.Join(engine.PresetNames(), ", "))
 	typ := fs.String("type", "f16", "weight type: f16 or f32")
 	seed := fs.Uint64("seed", 1, "weight seed (same seed, same file)")
+	say := fs.String("say", "", "a sentence the model says whatever it hears (tests that check words)")
 	rest, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
@@ -377,7 +350,7 @@ func (c *CLI) dev(args []string) error {
 	if !ok {
 		return usageError{fmt.Sprintf("unknown type %q (want f16 or f32)", *typ)}
 	}
-	if err := engine.GenerateModelFile(rest[0], preset, engine.GenerateOptions{Type: t, Seed: *seed}); err != nil {
+	if err := engine.GenerateModelFile(rest[0], preset, engine.GenerateOptions{Type: t, Seed: *seed, Say: *say}); err != nil {
 		return err
 	}
 	info, err := engine.ValidateModelFile(rest[0])
@@ -404,7 +377,7 @@ type progressBar struct {
 	drew bool
 }
 
-func (p *progressBar) update(fp FileProgress) {
+func (p *progressBar) update(fp app.FileProgress) {
 	const width = 30
 	if fp.Fraction < 0 {
 		fmt.Fprintf(p.w, "\r%s %s", p.name, formatDuration(fp.Done))
@@ -420,4 +393,13 @@ func (p *progressBar) finish() {
 	if p != nil && p.drew {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// formatDuration prints m:ss or h:mm:ss.
+func formatDuration(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }

@@ -1,51 +1,17 @@
-package app
+package cli
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dictate-app/dictate/internal/testenv"
 )
 
-// modelsEnv points the model manager at a temporary directory and a custom catalog whose
-// one entry is served by a local HTTP server (corrupted when asked).
-func modelsEnv(t *testing.T, corrupt bool) (dir string) {
-	data, err := os.ReadFile(testenv.Model(t, "micro"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	served := data
-	if corrupt {
-		served = bytes.Clone(data)
-		served[len(served)/2] ^= 0x55
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeContent(w, r, "m.bin", time.Time{}, bytes.NewReader(served))
-	}))
-	t.Cleanup(srv.Close)
-	dir = t.TempDir()
-	catalog := filepath.Join(dir, "catalog.json")
-	os.WriteFile(catalog, []byte(fmt.Sprintf(`[{"name":"micro-test","url":"%s/m.bin","size":%d,"sha256":"%s","arch":"micro","english_only":true}]`,
-		srv.URL, len(data), hex.EncodeToString(sum[:]))), 0o644)
-	t.Setenv("DICTATE_CATALOG", catalog)
-	t.Setenv("DICTATE_MODELS_DIR", filepath.Join(dir, "models"))
-	t.Setenv("DICTATE_MODEL", "")
-	return dir
-}
-
 func TestCLIModelsDownloadThenTranscribe(t *testing.T) {
-	dir := modelsEnv(t, false)
+	dir := testenv.ModelCatalog(t, false)
 	// Nothing installed: a clear way forward, not a crash.
 	code, _, stderr := runCLI(t, "transcribe", testenv.SpeechSample(t))
 	if code != ExitUsage || !strings.Contains(stderr, "dictate models download distil-small.en") {
@@ -105,7 +71,7 @@ func TestCLIModelsDownloadThenTranscribe(t *testing.T) {
 }
 
 func TestCLIModelsRefusesCorruptDownload(t *testing.T) {
-	dir := modelsEnv(t, true)
+	dir := testenv.ModelCatalog(t, true)
 	code, _, stderr := runCLI(t, "models", "download", "micro-test")
 	if code != ExitBadInput || !strings.Contains(stderr, "SHA-256") || !strings.Contains(stderr, "deleted") {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -117,7 +83,7 @@ func TestCLIModelsRefusesCorruptDownload(t *testing.T) {
 }
 
 func TestCLIModelsErrors(t *testing.T) {
-	modelsEnv(t, false)
+	testenv.ModelCatalog(t, false)
 	bad := filepath.Join(t.TempDir(), "catalog.json")
 	os.WriteFile(bad, []byte(`{"oops":1}`), 0o644)
 	cases := []struct {

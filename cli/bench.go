@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/adrg/xdg"
 
+	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 )
@@ -129,7 +130,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 		return err
 	}
 	take5 := filepath.Join(f.cache, "take-5s.wav")
-	if err := writeWAVFile(take5, speech[:5*engine.SampleRate]); err != nil {
+	if err := audio.WriteWAVFile(take5, speech[:5*engine.SampleRate], engine.SampleRate); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -261,10 +262,6 @@ func benchAudio(ctx context.Context, path string) ([]float32, error) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func writeWAVFile(path string, samples []float32) error {
-	return writeFileAtomic(path, 0o644, func(w io.Writer) error { return audio.WriteWAV(w, samples, engine.SampleRate, 1) })
-}
-
 // benchOne measures the model file at path (made by benchModel) in this process.
 func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) BenchResult {
 	res := BenchResult{Preset: preset, Type: typ, Threads: f.threads}
@@ -276,12 +273,12 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) Bench
 	if err != nil {
 		return fail(err)
 	}
-	m, err := engine.Load(path, loadOptions(f.gpu))
+	m, err := engine.Load(path, app.ModelLoadOptions(f.gpu))
 	if err != nil {
 		return fail(err)
 	}
 	defer m.Close()
-	res.LoadMS, res.Device = msf(m.LoadTime()), m.Device()
+	res.LoadMS, res.Device = app.Millis(m.LoadTime()), m.Device()
 	run := func(pcm []float32, o engine.Options) (engine.Timings, error) {
 		o.Threads, o.Language = f.threads, "en"
 		if m.OnGPU() {
@@ -309,7 +306,7 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) Bench
 		if err != nil {
 			return fail(err)
 		}
-		*e.dst = msf(t.Encode)
+		*e.dst = app.Millis(t.Encode)
 	}
 	// The take as the app runs it (10 s floor), decoding a fixed number of tokens.
 	t, err := run(take5, engine.Options{MaxTokens: benchDecodeRuns, AudioCtxFloorMS: 10000})
@@ -319,15 +316,13 @@ func benchOne(ctx context.Context, f benchFlags, preset, typ, path string) Bench
 	if t.Tokens == 0 {
 		return fail(errors.New("the decoder produced no tokens"))
 	}
-	res.DecodeMS = msf(t.Decode) / float64(t.Tokens)
-	res.AppLatencyMS = msf(benchTail) + msf(t.Mel) + msf(t.Encode) + benchTokens*res.DecodeMS
+	res.DecodeMS = app.Millis(t.Decode) / float64(t.Tokens)
+	res.AppLatencyMS = app.Millis(benchTail) + app.Millis(t.Mel) + app.Millis(t.Encode) + benchTokens*res.DecodeMS
 	if r := float64(rssBytes()) / 1e6; r > res.RSSMB {
 		res.RSSMB = r
 	}
 	return res
 }
-
-func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // rssBytes is this process's resident set (Linux), or 0.
 func rssBytes() int64 {
@@ -393,7 +388,7 @@ func compareWithWhisperCpp(ctx context.Context, res *BenchResult, model, take5 s
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, bin, "-m", model, "-f", take5, "-t", strconv.Itoa(threads), "-l", "en",
 		"-bs", "1", "-bo", "1", "-nf", "-nt").CombinedOutput()
-	wall := msf(time.Since(start))
+	wall := app.Millis(time.Since(start))
 	if err != nil {
 		res.Error = fmt.Sprintf("whisper-cli: %v", err)
 		return
@@ -408,7 +403,7 @@ func compareWithWhisperCpp(ctx context.Context, res *BenchResult, model, take5 s
 	// Everything but decoding (process start, load, mel, encoder, prompt) as measured.
 	fixed := wall - dec - batchd
 	res.CLIWallMS = wall
-	res.CLILatencyMS = msf(benchTail) + fixed + benchTokens*perToken
+	res.CLILatencyMS = app.Millis(benchTail) + fixed + benchTokens*perToken
 	if res.CLILatencyMS > 0 {
 		res.LatencyRatio = res.AppLatencyMS / res.CLILatencyMS
 	}
