@@ -2,12 +2,16 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/atomicfile"
 )
 
 // Transcript is one file's transcription, as written by the exporters.
@@ -95,4 +99,33 @@ func writeJSON(w io.Writer, t Transcript) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// ExportTranscript writes t in format next to its audio file, as NAME.FORMAT, or NAME
+// (2).FORMAT and so on when that exists: an earlier export, or the user's own file, is
+// never overwritten. It returns the path written.
+func ExportTranscript(t Transcript, format string) (string, error) {
+	base := strings.TrimSuffix(t.File, filepath.Ext(t.File))
+	f, err := atomicfile.Create(base+"."+format, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer f.Abort()
+	if err := WriteTranscript(f, format, t); err != nil {
+		return "", err
+	}
+	for n := 1; n < 1000; n++ {
+		path := base + "." + format
+		if n > 1 {
+			path = fmt.Sprintf("%s (%d).%s", base, n, format)
+		}
+		err := f.CommitNew(path)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s.%s and 999 numbered copies exist already", base, format)
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dictate-app/dictate/internal/testenv"
 )
@@ -369,3 +370,48 @@ func TestFFmpegReadsNamesAsFiles(t *testing.T) {
 		}
 	}
 }
+
+// fuzzDecode decodes arbitrary bytes as a file named name, as a dropped file would be: a
+// clear error (ErrCorrupt or ErrUnsupportedFormat) or finite samples, and never a panic
+// or a hang. ffmpeg is left out (it is another program; its crashes fail its file anyway).
+func fuzzDecode(f *testing.F, name string, seeds ...string) {
+	for _, s := range seeds {
+		data, err := os.ReadFile(filepath.Join("testdata", s))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	ffmpeg := FFmpegPath
+	FFmpegPath = "/nonexistent/ffmpeg"
+	f.Cleanup(func() { FFmpegPath = ffmpeg })
+	path := filepath.Join(f.TempDir(), name)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		pcm, err := DecodeFile(ctx, path)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedFormat) {
+				t.Fatalf("error %v is neither ErrCorrupt nor ErrUnsupportedFormat", err)
+			}
+			return
+		}
+		for i, v := range pcm {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("sample %d is %v", i, v)
+			}
+		}
+	})
+}
+
+func FuzzDecodeWAV(f *testing.F) {
+	fuzzDecode(f, "take.wav", "wav_u8_8k_mono.wav", "wav_s16_16k_mono.wav", "wav_f32_48k_mono.wav", "wav_s24_48k_stereo.wav")
+}
+func FuzzDecodeFLAC(f *testing.F) {
+	fuzzDecode(f, "take.flac", "flac_s16_44k_stereo.flac", "flac_s24_96k_mono.flac")
+}
+func FuzzDecodeOgg(f *testing.F) { fuzzDecode(f, "take.ogg", "ogg_44k_stereo.ogg") }
+func FuzzDecodeMP3(f *testing.F) { fuzzDecode(f, "take.mp3", "mp3_44k_stereo.mp3") }

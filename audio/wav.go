@@ -187,14 +187,17 @@ func (w *wavSource) Read(dst []float32) (int, error) {
 }
 
 func decodeSamples(dst []float32, b []byte, bytesPer int, float bool) {
+	// Float files can hold NaN, infinities and values far past full scale (a damaged or
+	// crafted file, fuzzing found one): they become silence or full scale, never NaN in
+	// the engine's input.
 	switch {
 	case float && bytesPer == 4:
 		for i := range len(b) / 4 {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[i*4:]))
+			dst[i] = finite(float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i*4:]))))
 		}
 	case float:
 		for i := range len(b) / 8 {
-			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[i*8:])))
+			dst[i] = finite(math.Float64frombits(binary.LittleEndian.Uint64(b[i*8:])))
 		}
 	case bytesPer == 1:
 		for i, v := range b {
@@ -247,4 +250,12 @@ func WriteWAV(w io.Writer, samples []float32, rate, channels int) error {
 // WriteWAVFile writes mono samples at rate to path as 16-bit WAV, atomically.
 func WriteWAVFile(path string, samples []float32, rate int) error {
 	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteWAV(w, samples, rate, 1) })
+}
+
+// finite clamps a float sample to [-1, 1], with NaN as 0.
+func finite(v float64) float32 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return float32(max(-1, min(1, v)))
 }

@@ -212,7 +212,7 @@ func (c *CLI) transcribe(ctx context.Context, args []string) error {
 	switch {
 	case len(files) == 0:
 		return usageError{"transcribe needs at least one audio file"}
-	case !contains(app.Formats, *format):
+	case !slices.Contains(app.Formats, *format):
 		return usageError{fmt.Sprintf("unknown format %q (want txt, srt, vtt or json)", *format)}
 	case *outDir == "" && len(files) > 1 && *format != "txt":
 		return usageError{"several files in " + *format + " need --output DIR"}
@@ -359,15 +359,6 @@ func (c *CLI) dev(args []string) error {
 	}
 	fmt.Fprintf(c.Stdout, "wrote %s: %s, %s bytes\n", rest[0], info.Describe(), strconv.FormatInt(info.Size, 10))
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // progressBar draws one line on a terminal.

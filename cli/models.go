@@ -82,6 +82,13 @@ func (c *CLI) resolveModel(ctx context.Context, spec, language string) (string, 
 func (c *CLI) downloadWithBar(ctx context.Context, m *models.Manager, name string) (models.Installed, error) {
 	var last time.Time
 	inst, err := m.Download(ctx, name, func(p models.Progress) {
+		if p.Phase == "retrying" { // said on every output: a stalled download must say why
+			if c.IsTerminal {
+				fmt.Fprintln(c.Stderr)
+			}
+			fmt.Fprintf(c.Stderr, "%s: %s; trying again in %s\n", p.Name, p.Problem, p.RetryIn.Round(time.Second))
+			return
+		}
 		if !c.IsTerminal || time.Since(last) < 200*time.Millisecond && p.Phase == "downloading" {
 			return
 		}

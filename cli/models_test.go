@@ -2,10 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dictate-app/dictate/internal/testenv"
 )
@@ -103,5 +106,24 @@ func TestCLIModelsErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d (want %d): %s", c.args, code, c.code, stderr)
 		}
+	}
+}
+
+// Without a network the download says why, and what to do, also while it retries (for
+// half a minute: it runs beside the other tests).
+func TestCLIDownloadOfflineSaysWhy(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	dir := t.TempDir()
+	catalog := filepath.Join(dir, "catalog.json")
+	os.WriteFile(catalog, []byte(`[{"name":"micro-test","url":"`+url+`/m.bin","size":1000,"sha256":"`+strings.Repeat("0", 64)+`","arch":"micro","english_only":true}]`), 0o644)
+	t.Setenv("DICTATE_CATALOG", catalog)
+	t.Setenv("DICTATE_MODELS_DIR", filepath.Join(dir, "models"))
+	start := time.Now()
+	code, _, stderr := runCLI(t, "models", "download", "micro-test")
+	if code != ExitFailure || !strings.Contains(stderr, "no network connection to 127.0.0.1") || !strings.Contains(stderr, "HTTPS_PROXY") ||
+		!strings.Contains(stderr, "DICTATE_MODEL_MIRROR") || !strings.Contains(stderr, "trying again in") {
+		t.Fatalf("exit %d after %v:\n%s", code, time.Since(start), stderr)
 	}
 }

@@ -18,7 +18,7 @@ type tensorAt struct {
 }
 
 // layout walks a valid model file and returns where its parts start.
-func layout(t *testing.T, data []byte) (vocabOff, tensorsOff int, tensors []tensorAt) {
+func layout(t testing.TB, data []byte) (vocabOff, tensorsOff int, tensors []tensorAt) {
 	t.Helper()
 	le := binary.LittleEndian
 	nMels, nFFT := int(le.Uint32(data[48:])), int(le.Uint32(data[52:]))
@@ -258,4 +258,36 @@ func TestQuantizeStopsAtAFailedWrite(t *testing.T) {
 			t.Errorf("write failing at byte %d: %v", at, err)
 		}
 	}
+}
+
+// FuzzValidateModelFile: the validator stands between any file a user picks and
+// whisper.cpp, which aborts the process on a malformed model; whatever the bytes, it
+// answers with ErrInvalidModel or accepts, and never panics. Seeded from the corrupt
+// models above (cut short to keep the corpus small: the whole file is 8 MB).
+func FuzzValidateModelFile(f *testing.F) {
+	p, _ := PresetByName("micro")
+	var buf bytes.Buffer
+	if err := GenerateModel(&buf, p, GenerateOptions{Type: F16, Seed: 3}); err != nil {
+		f.Fatal(err)
+	}
+	data := buf.Bytes()
+	vocabOff, tensorsOff, tensors := layout(f, data)
+	for _, n := range []int{0, 3, 20, 1000, vocabOff + 100, tensorsOff + 5, tensors[0].dataOff + 10, tensors[1].dataOff + 64} {
+		f.Add(bytes.Clone(data[:n]))
+	}
+	f.Add([]byte("GGUF\x03\x00\x00\x00"))
+	f.Add([]byte("<!DOCTYPE html><html>404</html>"))
+	path := filepath.Join(f.TempDir(), "model.bin")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		info, err := ValidateModelFile(path)
+		if err != nil && !errors.Is(err, ErrInvalidModel) {
+			t.Fatalf("error %v is not ErrInvalidModel", err)
+		}
+		if err == nil && info.Tensors == 0 {
+			t.Fatalf("accepted a model without tensors: %+v", info)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,17 +30,19 @@ type FileJob struct {
 // FilesPanel transcribes dropped files one at a time; a broken file shows its error and
 // the rest of the queue goes on.
 type FilesPanel struct {
-	ctl     FileController
-	win     fyne.Window // parent of the save dialog
-	mu      sync.Mutex
-	jobs    []*FileJob
-	wake    chan struct{}
-	List    *widget.List
-	Formats *widget.Select
-	once    sync.Once
-	drawMu  sync.Mutex
-	closed  bool
-	ended   chan struct{} // closed when the worker has returned
+	ctl      FileController
+	win      fyne.Window // parent of the save dialog
+	mu       sync.Mutex
+	jobs     []*FileJob
+	wake     chan struct{}
+	List     *widget.List
+	Formats  *widget.Select
+	AddFiles *widget.Button // opens the picker: several files at once, from the keyboard too
+	lastDir  string         // the folder of the last file added
+	once     sync.Once
+	drawMu   sync.Mutex
+	closed   bool
+	ended    chan struct{} // closed when the worker has returned
 }
 
 // FileController is what the Files panel needs (app.Desktop provides it).
@@ -52,6 +55,7 @@ type FileController interface {
 func NewFilesPanel(ctl FileController, win fyne.Window) *FilesPanel {
 	p := &FilesPanel{ctl: ctl, win: win, wake: make(chan struct{}, 1), ended: make(chan struct{})}
 	p.Formats = widget.NewSelect(app.Formats, nil)
+	p.AddFiles = widget.NewButton("Add files…", func() { p.ShowPicker() })
 	p.Formats.SetSelected("srt")
 	p.List = widget.NewList(
 		func() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.jobs) },
@@ -70,8 +74,11 @@ func NewFilesPanel(ctl FileController, win fyne.Window) *FilesPanel {
 			buttons := box.Objects[2].(*fyne.Container).Objects
 			buttons[0].(*widget.Button).OnTapped = func() { p.Cancel(job) }
 			buttons[1].(*widget.Button).OnTapped = func() {
-				if j.Transcript != nil {
-					ctl.CopyText(j.Transcript.Text())
+				if j.Transcript == nil {
+					return
+				}
+				if err := ctl.CopyText(j.Transcript.Text()); err != nil {
+					dialog.ShowError(fmt.Errorf("could not copy the transcript: %w", err), p.win)
 				}
 			}
 			buttons[2].(*widget.Button).OnTapped = func() { p.ShowExportDialog(job, p.Formats.Selected) }
@@ -90,9 +97,27 @@ func NewFilesPanel(ctl FileController, win fyne.Window) *FilesPanel {
 
 // Content is the panel's layout.
 func (p *FilesPanel) Content() fyne.CanvasObject {
-	hint := widget.NewLabel("Drop audio files on this window (WAV, MP3, FLAC, Ogg; anything else with ffmpeg).")
+	hint := widget.NewLabel("Drop audio files on this window, or add them (WAV, MP3, FLAC, Ogg; anything else with ffmpeg).")
 	hint.Wrapping = fyne.TextWrapWord
-	return container.NewBorder(container.NewVBox(hint, container.NewHBox(widget.NewLabel("Export as"), p.Formats)), nil, nil, nil, p.List)
+	return container.NewBorder(container.NewVBox(hint, container.NewHBox(p.AddFiles, widget.NewLabel("Export as"), p.Formats)), nil, nil, nil, p.List)
+}
+
+// ShowPicker opens the Add files dialog in the folder files were last added from (else
+// the home folder), and queues what is picked.
+func (p *FilesPanel) ShowPicker() *FilePicker {
+	p.mu.Lock()
+	dir := p.lastDir
+	p.mu.Unlock()
+	if dir == "" {
+		dir, _ = os.UserHomeDir()
+	}
+	picker := NewFilePicker(dir, func(paths []string) {
+		for _, path := range paths {
+			p.Add(path)
+		}
+	})
+	picker.Show(p.win)
+	return picker
 }
 
 // Jobs returns a snapshot of the queue.
@@ -111,6 +136,7 @@ func (p *FilesPanel) Add(path string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	job := &FileJob{Path: path, Status: "queued", ctx: ctx, cancel: cancel}
 	p.mu.Lock()
+	p.lastDir = filepath.Dir(path)
 	if p.closed {
 		p.mu.Unlock()
 		cancel()
@@ -177,11 +203,13 @@ func (p *FilesPanel) work() {
 	}
 }
 
+// firstWords shortens s to n characters (not bytes: a cut must not split one).
 func firstWords(s string, n int) string {
-	if len(s) <= n {
+	runes := []rune(s)
+	if len(runes) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return string(runes[:n]) + "…"
 }
 
 func (p *FilesPanel) next() *FileJob {
@@ -262,7 +290,8 @@ func (p *FilesPanel) ExportTo(job *FileJob, format string, w io.WriteCloser) err
 	return w.Close()
 }
 
-// Export writes the transcript next to the audio file (NAME.FORMAT) and returns its path.
+// Export writes the transcript next to the audio file (NAME.FORMAT, or a numbered name
+// when that exists) and returns its path.
 func (p *FilesPanel) Export(job *FileJob, format string) (string, error) {
 	p.mu.Lock()
 	tr := job.Transcript
@@ -270,18 +299,5 @@ func (p *FilesPanel) Export(job *FileJob, format string) (string, error) {
 	if tr == nil {
 		return "", os.ErrNotExist
 	}
-	out := exportName(job.Path, format)
-	f, err := os.CreateTemp(filepath.Dir(out), ".export-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(f.Name())
-	if err := app.WriteTranscript(f, format, *tr); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	return out, os.Rename(f.Name(), out)
+	return app.ExportTranscript(*tr, format)
 }

@@ -2,8 +2,9 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -23,9 +24,7 @@ type FirstRun struct {
 	Cancel   *widget.Button
 	Progress *widget.ProgressBar
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	download backgroundJob
 }
 
 // NewFirstRun builds the card; ready runs on the Fyne thread once the model is in use.
@@ -49,30 +48,27 @@ func NewFirstRun(ctl Controller, ready func()) *FirstRun {
 
 // Start downloads name in the background.
 func (f *FirstRun) Start(name string) {
-	f.mu.Lock()
-	if f.cancel != nil {
-		f.mu.Unlock()
+	if !f.download.idle() {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	f.cancel, f.done = cancel, done
-	f.mu.Unlock()
 	f.Download.Disable()
 	f.Cancel.Show()
 	f.Progress.SetValue(0)
 	f.Progress.Show()
-	go func() {
-		defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.download.start(ctx, cancel, func(ctx context.Context) {
 		err := f.ctl.DownloadModel(ctx, name, func(p models.Progress) {
-			if p.Total > 0 {
+			switch {
+			case p.Phase == "retrying":
+				fyne.Do(func() {
+					f.Info.SetText(fmt.Sprintf("%s: %s. Trying again in %s…", p.Name, p.Problem, p.RetryIn.Round(time.Second)))
+				})
+			case p.Total > 0:
 				fyne.Do(func() { f.Progress.SetValue(float64(p.Done) / float64(p.Total)) })
 			}
 		})
-		f.mu.Lock()
-		f.cancel = nil
-		f.mu.Unlock()
-		cancel()
+		// Read now: the job cancels ctx once this returns, before the closure below runs.
+		paused := errors.Is(err, context.Canceled) && ctx.Err() != nil
 		fyne.Do(func() {
 			f.Cancel.Hide()
 			f.Download.Enable()
@@ -80,44 +76,34 @@ func (f *FirstRun) Start(name string) {
 			case err == nil:
 				f.Progress.SetValue(1)
 				f.ready()
-			case ctx.Err() != nil:
+			case paused:
 				f.Info.SetText("Download paused; it resumes where it stopped.")
 				f.Download.SetText("Resume download")
 			default:
-				f.Info.SetText("Download failed: " + err.Error())
+				f.Info.SetText(downloadFailure(name, err))
 				f.Download.SetText("Try again")
 			}
 		})
-	}()
+	})
 }
 
 // Stop cancels a download (its partial file is kept).
-func (f *FirstRun) Stop() {
-	f.mu.Lock()
-	cancel := f.cancel
-	f.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-}
+func (f *FirstRun) Stop() { f.download.cancelRunning() }
 
 // Wait returns when no download runs.
-func (f *FirstRun) Wait() {
-	f.mu.Lock()
-	done := f.done
-	f.mu.Unlock()
-	if done != nil {
-		<-done
-	}
-}
+func (f *FirstRun) Wait() { f.download.wait() }
 
 // Close cancels a download and waits for it to end.
 func (f *FirstRun) Close() {
-	f.mu.Lock()
-	cancel, done := f.cancel, f.done
-	f.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
+	f.download.cancelRunning()
+	f.download.wait()
+}
+
+// downloadFailure says why a download failed and what to do.
+func downloadFailure(name string, err error) string {
+	var de *models.DownloadError
+	if errors.As(err, &de) {
+		return fmt.Sprintf("Could not download %s: %s. %s", name, de.Reason, de.Advice)
 	}
+	return fmt.Sprintf("Could not download %s: %v", name, err)
 }

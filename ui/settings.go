@@ -132,6 +132,7 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 	s.Device = widget.NewSelect(nil, nil)
 	s.Meter = widget.NewProgressBar()
 	s.Meter.TextFormatter = func() string { return "" }
+	s.Meter.Hide() // only while a test runs: Fyne draws an empty bar's track like a full one
 	s.TestMic = widget.NewButton("Test", s.onTestMic)
 	s.Model = widget.NewSelect(nil, nil)
 	s.FasterCopy = widget.NewButton(fasterCopyLabel, s.onFasterCopy)
@@ -167,8 +168,8 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 		Items: []*widget.FormItem{
 			{Text: "Hotkey", Widget: s.Hotkey, HintText: "Tap, then press the keys"},
 			{Text: "Mode", Widget: s.Mode, HintText: "hold: push to talk · toggle: press to start and stop · auto: both"},
-			{Text: "Microphone", Widget: container.NewBorder(nil, nil, nil, s.TestMic, s.Device)},
-			{Text: "Level", Widget: s.Meter},
+			{Text: "Microphone", Widget: container.NewVBox(container.NewBorder(nil, nil, nil, s.TestMic, s.Device), s.Meter),
+				HintText: "Test shows its level for five seconds"},
 			{Text: "Model", Widget: container.NewBorder(nil, nil, nil, s.FasterCopy, s.Model),
 				HintText: "q8_0: half the size, about twice as fast on a CPU"},
 			{Text: "Language", Widget: s.Language, HintText: "auto, or a code: en, de, fr, …"},
@@ -429,6 +430,8 @@ func (s *SettingsScreen) onTestMic() {
 	}
 	device := s.deviceSetting()
 	s.TestMic.Disable()
+	s.Meter.SetValue(0)
+	s.Meter.Show()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	s.micTest.start(ctx, cancel, func(ctx context.Context) {
 		err := s.ctl.TestDevice(ctx, device, func(rms float32) {
@@ -436,6 +439,7 @@ func (s *SettingsScreen) onTestMic() {
 		})
 		fyne.Do(func() {
 			s.Meter.SetValue(0)
+			s.Meter.Hide()
 			s.TestMic.Enable()
 			if err != nil {
 				s.Message.SetText("Microphone test: " + err.Error())

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/dictate-app/dictate/app"
+	"github.com/dictate-app/dictate/app/models"
 	"github.com/dictate-app/dictate/engine"
 )
 
@@ -182,15 +183,18 @@ func TestSettingsScreenRefusesInvalidValues(t *testing.T) {
 
 func TestSettingsScreenMicrophoneTest(t *testing.T) {
 	ctl, s := newSettingsWindow(t)
+	if s.Meter.Visible() {
+		t.Fatal("the level meter shows with no test running (Fyne draws its empty track like a full bar)")
+	}
 	s.Device.SetSelected("Webcam")
 	test.Tap(s.TestMic)
 	<-ctl.leveled
-	if s.Meter.Value < 0.5 {
-		t.Fatalf("meter %v", s.Meter.Value)
+	if s.Meter.Value < 0.5 || !s.Meter.Visible() {
+		t.Fatalf("meter %v, shown %v", s.Meter.Value, s.Meter.Visible())
 	}
 	s.Close()
-	if !slices.Equal(ctl.tested, []string{"Webcam"}) || s.Meter.Value != 0 || s.TestMic.Disabled() {
-		t.Errorf("tested %v meter %v", ctl.tested, s.Meter.Value)
+	if !slices.Equal(ctl.tested, []string{"Webcam"}) || s.Meter.Value != 0 || s.TestMic.Disabled() || s.Meter.Visible() {
+		t.Errorf("tested %v meter %v shown %v", ctl.tested, s.Meter.Value, s.Meter.Visible())
 	}
 }
 
@@ -290,6 +294,9 @@ func TestFirstRunDownloads(t *testing.T) {
 	if !m.Setup.Box.Visible() || !strings.Contains(m.Setup.Info.Text, "distil-small.en (166 MB)") {
 		t.Fatalf("first-run card: visible %v %q", m.Setup.Box.Visible(), m.Setup.Info.Text)
 	}
+	if !m.Toggle.Disabled() {
+		t.Error("Start dictation is enabled with no model")
+	}
 	test.Tap(m.Setup.Download)
 	m.Setup.Wait()
 	if m.Setup.Box.Visible() {
@@ -297,6 +304,20 @@ func TestFirstRunDownloads(t *testing.T) {
 	}
 	if !slices.Equal(ctl.downloaded, []string{"distil-small.en"}) || m.Setup.Progress.Value != 1 {
 		t.Errorf("downloaded %v progress %v", ctl.downloaded, m.Setup.Progress.Value)
+	}
+	if m.Toggle.Disabled() {
+		t.Error("Start dictation is still disabled with the model in use")
+	}
+	// Offline: the card says why and what to do, and offers to try again.
+	m3 := NewMainWindow(a, &fakeController{events: make(chan app.Event, 1), needsModel: true, settings: app.DefaultSettings(),
+		downloadErr: &models.DownloadError{Model: "distil-small.en", Reason: "no network connection to huggingface.co",
+			Advice: "Behind a proxy, set HTTPS_PROXY.", Err: models.ErrHTTP}})
+	t.Cleanup(m3.Close)
+	test.Tap(m3.Setup.Download)
+	m3.Setup.Wait()
+	if got := m3.Setup.Info.Text; got != "Could not download distil-small.en: no network connection to huggingface.co. Behind a proxy, set HTTPS_PROXY." ||
+		m3.Setup.Download.Text != "Try again" || !m3.Setup.Box.Visible() {
+		t.Errorf("offline: %q, button %q", got, m3.Setup.Download.Text)
 	}
 	// Without a need for a model the card is not shown at all.
 	m2 := NewMainWindow(a, newFake())

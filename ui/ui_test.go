@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
@@ -46,6 +47,7 @@ type fakeController struct {
 	converted   []string
 	convertHold chan struct{} // when set, MakeFasterCopy closes it after progress, then waits to be cancelled
 	inserted    []string
+	downloadErr error
 }
 
 func (f *fakeController) InsertText(s string) error {
@@ -129,6 +131,10 @@ func (f *fakeController) NeedsModel() bool                 { f.mu.Lock(); defer 
 func (f *fakeController) CanDictate() bool                 { f.mu.Lock(); defer f.mu.Unlock(); return !f.needsModel }
 func (f *fakeController) Recommended() (name, size string) { return "distil-small.en", "166 MB" }
 func (f *fakeController) DownloadModel(ctx context.Context, name string, progress func(models.Progress)) error {
+	if f.downloadErr != nil {
+		progress(models.Progress{Name: name, Phase: "retrying", Problem: "no network connection to huggingface.co", RetryIn: 2 * time.Second})
+		return f.downloadErr
+	}
 	progress(models.Progress{Name: name, Done: 50, Total: 100})
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -262,6 +268,91 @@ func TestFilesWithRealEngine(t *testing.T) {
 	}
 	if _, err := m.Files.Export(m.Files.jobs[0], "srt"); err == nil {
 		t.Error("exported a file that failed")
+	}
+	// Exporting again keeps the first export (or the user's own file of that name).
+	first, _ := os.ReadFile(filepath.Join(dir, "speech.srt"))
+	os.WriteFile(filepath.Join(dir, "speech.srt"), []byte("my own notes"), 0o644)
+	again, err := m.Files.Export(job, "srt")
+	if err != nil || again != filepath.Join(dir, "speech (2).srt") {
+		t.Fatalf("second export to %q: %v", again, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "speech.srt")); string(b) != "my own notes" {
+		t.Errorf("the existing file was overwritten: %q", b)
+	}
+	if b, _ := os.ReadFile(again); string(b) != string(first) {
+		t.Errorf("second export %q, want %q", b, first)
+	}
+}
+
+func TestFirstWordsKeepsCharactersWhole(t *testing.T) {
+	for in, want := range map[string]string{
+		"short":                  "short",
+		"Grüße aus München, ж €": "Grüße aus …",
+		"🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂": "🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂…",
+	} {
+		if got := firstWords(in, 10); got != want || !utf8.ValidString(got) {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The Add files picker: folders first and audio files only, several ticked at once, a
+// subfolder opened and left again; what is added is queued.
+func TestAddFilesPicker(t *testing.T) {
+	a := test.NewTempApp(t)
+	ctl := newFake()
+	started := make(chan string, 8)
+	ctl.transcribe = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
+		started <- path
+		return app.Transcript{File: path}, nil
+	}
+	m := NewMainWindow(a, ctl)
+	t.Cleanup(m.Close)
+	dir := t.TempDir()
+	for _, name := range []string{"b talk.MP3", "a talk.wav", "notes.txt", ".hidden.wav", "sub/c talk.flac"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		os.WriteFile(filepath.Join(dir, name), nil, 0o644)
+	}
+	p := NewFilePicker(dir, func(paths []string) {
+		for _, path := range paths {
+			m.Files.Add(path)
+		}
+	})
+	names := func() []string {
+		var out []string
+		for _, e := range p.entries {
+			out = append(out, e.name)
+		}
+		return out
+	}
+	if got := names(); !slices.Equal(got, []string{"sub", "a talk.wav", "b talk.MP3"}) || !p.Add.Disabled() {
+		t.Fatalf("listed %q, Add enabled %v", got, !p.Add.Disabled())
+	}
+	test.Tap(p.All)
+	if got := names(); !slices.Contains(got, "notes.txt") {
+		t.Errorf("show all: %q", got)
+	}
+	test.Tap(p.All)
+	p.Open(filepath.Join(dir, "missing"))
+	if !strings.Contains(p.Message.Text, "Cannot open") || p.Folder.Text != dir {
+		t.Errorf("a missing folder: %q, folder %q", p.Message.Text, p.Folder.Text)
+	}
+	p.Tick("a talk.wav", true)
+	p.Tick("b talk.MP3", true)
+	if p.Add.Text != "Add 2 files" {
+		t.Fatalf("button %q", p.Add.Text)
+	}
+	p.Open(filepath.Join(dir, "sub"))
+	if got := names(); !slices.Equal(got, []string{"c talk.flac"}) || p.Folder.Text != filepath.Join(dir, "sub") {
+		t.Fatalf("in sub: %q, folder %q", got, p.Folder.Text)
+	}
+	test.Tap(p.Up)
+	p.Tick("a talk.wav", true)
+	p.Tick("b talk.MP3", true)
+	test.Tap(p.Add)
+	waitJobs(t, m.Files, 2)
+	if got := []string{<-started, <-started}; !slices.Equal(got, []string{filepath.Join(dir, "a talk.wav"), filepath.Join(dir, "b talk.MP3")}) {
+		t.Errorf("queued %q", got)
 	}
 }
 

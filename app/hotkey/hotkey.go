@@ -6,6 +6,7 @@ package hotkey
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,19 +83,10 @@ func Parse(s string) (Spec, error) {
 		}
 		spec.Key = key
 	}
-	if spec.Mods == 0 && !spec.IsModifierKey() && !strings.HasPrefix(spec.Key, "f") && !oneOf(spec.Key, "pause", "scrolllock", "insert", "menu") {
+	if spec.Mods == 0 && !spec.IsModifierKey() && !strings.HasPrefix(spec.Key, "f") && !slices.Contains([]string{"pause", "scrolllock", "insert", "menu"}, spec.Key) {
 		return Spec{}, fmt.Errorf("hotkey %q would swallow a key you type; add a modifier (ctrl+…) or use F1–F24, Pause, Insert, Menu or a right-hand modifier", s)
 	}
 	return spec, nil
-}
-
-func oneOf(s string, list ...string) bool {
-	for _, v := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 func canonicalKey(p string) (string, bool) {

@@ -46,7 +46,9 @@ const (
 	whisperR = hf + "ggerganov/whisper.cpp/resolve/main/"
 )
 
-func wcpp(name string, sizeMiB int64, sha1 string, en bool, params, speed, arch, weights string) Entry {
+// whisperCppModel is an entry of the models whisper.cpp publishes (ggerganov/whisper.cpp on
+// Hugging Face), with their published SHA-1.
+func whisperCppModel(name string, sizeMiB int64, sha1 string, en bool, params, speed, arch, weights string) Entry {
 	return Entry{Name: name, URL: whisperR + "ggml-" + name + ".bin", Size: sizeMiB * mib, SHA1: sha1,
 		EnglishOnly: en, Params: params, Speed: speed, Arch: arch, Weights: weights}
 }
@@ -70,32 +72,32 @@ var Catalog = []Entry{
 	{Name: "distil-large-v3.5", URL: hf + "distil-whisper/distil-large-v3.5-ggml/resolve/main/ggml-model.bin",
 		Size: 1520 * 1000 * 1000, EnglishOnly: true, Params: "756M", Speed: "~6x", Arch: "distil-large-v3", Weights: "f16"},
 
-	wcpp("tiny", 75, "bd577a113a864445d4c299885e0cb97d4ba92b5f", false, "39M", "~32x", "tiny", "f16"),
-	wcpp("tiny.en", 75, "c78c86eb1a8faa21b369bcd33207cc90d64ae9df", true, "39M", "~32x", "tiny.en", "f16"),
-	wcpp("base", 142, "465707469ff3a37a2b9b8d8f89f2f99de7299dac", false, "74M", "~16x", "base", "f16"),
-	wcpp("base.en", 142, "137c40403d78fd54d454da0f9bd998f78703390c", true, "74M", "~16x", "base.en", "f16"),
-	wcpp("small", 466, "55356645c2b361a969dfd0ef2c5a50d530afd8d5", false, "244M", "~6x", "small", "f16"),
-	wcpp("small.en", 466, "db8a495a91d927739e50b3fc1cc4c6b8f6c2d022", true, "244M", "~6x", "small.en", "f16"),
-	wcpp("medium", 1536, "fd9727b6e1217c2f614f9b698455c4ffd82463b4", false, "769M", "~2x", "medium", "f16"),
-	wcpp("medium.en", 1536, "8c30f0e44ce9560643ebd10bbe50cd20eafd3723", true, "769M", "~2x", "medium.en", "f16"),
-	wcpp("large-v3", 2970, "ad82bf6a9043ceed055076d0fd39f5f186ff8062", false, "1550M", "1x", "large-v3", "f16"),
-	wcpp("large-v3-turbo", 1536, "4af2b29d7ec73d781377bfd1758ca957a807e941", false, "809M", "~8x", "large-v3-turbo", "f16"),
+	whisperCppModel("tiny", 75, "bd577a113a864445d4c299885e0cb97d4ba92b5f", false, "39M", "~32x", "tiny", "f16"),
+	whisperCppModel("tiny.en", 75, "c78c86eb1a8faa21b369bcd33207cc90d64ae9df", true, "39M", "~32x", "tiny.en", "f16"),
+	whisperCppModel("base", 142, "465707469ff3a37a2b9b8d8f89f2f99de7299dac", false, "74M", "~16x", "base", "f16"),
+	whisperCppModel("base.en", 142, "137c40403d78fd54d454da0f9bd998f78703390c", true, "74M", "~16x", "base.en", "f16"),
+	whisperCppModel("small", 466, "55356645c2b361a969dfd0ef2c5a50d530afd8d5", false, "244M", "~6x", "small", "f16"),
+	whisperCppModel("small.en", 466, "db8a495a91d927739e50b3fc1cc4c6b8f6c2d022", true, "244M", "~6x", "small.en", "f16"),
+	whisperCppModel("medium", 1536, "fd9727b6e1217c2f614f9b698455c4ffd82463b4", false, "769M", "~2x", "medium", "f16"),
+	whisperCppModel("medium.en", 1536, "8c30f0e44ce9560643ebd10bbe50cd20eafd3723", true, "769M", "~2x", "medium.en", "f16"),
+	whisperCppModel("large-v3", 2970, "ad82bf6a9043ceed055076d0fd39f5f186ff8062", false, "1550M", "1x", "large-v3", "f16"),
+	whisperCppModel("large-v3-turbo", 1536, "4af2b29d7ec73d781377bfd1758ca957a807e941", false, "809M", "~8x", "large-v3-turbo", "f16"),
 
-	wcpp("tiny-q5_1", 31, "", false, "39M", "~32x", "tiny", "q5_1"),
-	wcpp("tiny.en-q5_1", 31, "", true, "39M", "~32x", "tiny.en", "q5_1"),
-	wcpp("tiny-q8_0", 42, "", false, "39M", "~32x", "tiny", "q8_0"),
-	wcpp("base-q5_1", 57, "", false, "74M", "~16x", "base", "q5_1"),
-	wcpp("base.en-q5_1", 57, "", true, "74M", "~16x", "base.en", "q5_1"),
-	wcpp("base-q8_0", 78, "", false, "74M", "~16x", "base", "q8_0"),
-	wcpp("small-q5_1", 181, "", false, "244M", "~6x", "small", "q5_1"),
-	wcpp("small.en-q5_1", 181, "", true, "244M", "~6x", "small.en", "q5_1"),
-	wcpp("small-q8_0", 252, "", false, "244M", "~6x", "small", "q8_0"),
-	wcpp("medium-q5_0", 514, "", false, "769M", "~2x", "medium", "q5_0"),
-	wcpp("medium.en-q5_0", 514, "", true, "769M", "~2x", "medium.en", "q5_0"),
-	wcpp("medium-q8_0", 785, "", false, "769M", "~2x", "medium", "q8_0"),
-	wcpp("large-v3-q5_0", 1126, "e6e2ed78495d403bef4b7cff42ef4aaadcfea8de", false, "1550M", "1x", "large-v3", "q5_0"),
-	wcpp("large-v3-turbo-q5_0", 547, "e050f7970618a659205450ad97eb95a18d69c9ee", false, "809M", "~8x", "large-v3-turbo", "q5_0"),
-	wcpp("large-v3-turbo-q8_0", 834, "", false, "809M", "~8x", "large-v3-turbo", "q8_0"),
+	whisperCppModel("tiny-q5_1", 31, "", false, "39M", "~32x", "tiny", "q5_1"),
+	whisperCppModel("tiny.en-q5_1", 31, "", true, "39M", "~32x", "tiny.en", "q5_1"),
+	whisperCppModel("tiny-q8_0", 42, "", false, "39M", "~32x", "tiny", "q8_0"),
+	whisperCppModel("base-q5_1", 57, "", false, "74M", "~16x", "base", "q5_1"),
+	whisperCppModel("base.en-q5_1", 57, "", true, "74M", "~16x", "base.en", "q5_1"),
+	whisperCppModel("base-q8_0", 78, "", false, "74M", "~16x", "base", "q8_0"),
+	whisperCppModel("small-q5_1", 181, "", false, "244M", "~6x", "small", "q5_1"),
+	whisperCppModel("small.en-q5_1", 181, "", true, "244M", "~6x", "small.en", "q5_1"),
+	whisperCppModel("small-q8_0", 252, "", false, "244M", "~6x", "small", "q8_0"),
+	whisperCppModel("medium-q5_0", 514, "", false, "769M", "~2x", "medium", "q5_0"),
+	whisperCppModel("medium.en-q5_0", 514, "", true, "769M", "~2x", "medium.en", "q5_0"),
+	whisperCppModel("medium-q8_0", 785, "", false, "769M", "~2x", "medium", "q8_0"),
+	whisperCppModel("large-v3-q5_0", 1126, "e6e2ed78495d403bef4b7cff42ef4aaadcfea8de", false, "1550M", "1x", "large-v3", "q5_0"),
+	whisperCppModel("large-v3-turbo-q5_0", 547, "e050f7970618a659205450ad97eb95a18d69c9ee", false, "809M", "~8x", "large-v3-turbo", "q5_0"),
+	whisperCppModel("large-v3-turbo-q8_0", 834, "", false, "809M", "~8x", "large-v3-turbo", "q8_0"),
 }
 
 // ErrUnknownModel is returned for a name in no catalog.

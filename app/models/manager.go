@@ -41,11 +41,14 @@ func DefaultDir() string { return filepath.Join(xdg.DataHome, "dictate", "models
 // Progress of a download.
 type Progress struct {
 	Name  string
-	Phase string // "downloading" or "verifying"
+	Phase string // "downloading", "retrying" or "verifying"
 	Done  int64
 	Total int64 // 0 when unknown
 	Rate  float64
 	ETA   time.Duration
+	// While retrying: what went wrong, and when the next attempt starts.
+	Problem string
+	RetryIn time.Duration
 }
 
 // Installed is a model file in the models directory.
@@ -217,10 +220,15 @@ func (m *Manager) download(ctx context.Context, e Entry, progress func(Progress)
 			if attempt >= retries && !errors.As(err, &perm) {
 				err = fmt.Errorf("%w (gave up after %d attempts)", err, attempt+1)
 			}
-			return Installed{}, err
+			return Installed{}, explain(e.Name, url, err)
+		}
+		wait := backoff(attempt)
+		var why *DownloadError
+		if errors.As(explain(e.Name, url, err), &why) {
+			progress(Progress{Name: e.Name, Phase: "retrying", Problem: why.Reason, RetryIn: wait})
 		}
 		select {
-		case <-time.After(backoff(attempt)):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return Installed{}, ctx.Err()
 		}
@@ -229,7 +237,7 @@ func (m *Manager) download(ctx context.Context, e Entry, progress func(Progress)
 	inst, err := m.verify(e, part)
 	if err != nil {
 		os.Remove(part)
-		return Installed{}, err
+		return Installed{}, explain(e.Name, url, err)
 	}
 	final := m.modelPath(e.Name)
 	if err := atomicfile.Rename(part, final); err != nil {
@@ -258,7 +266,7 @@ func (m *Manager) fetch(ctx context.Context, e Entry, url, part string, progress
 	}
 	resp, err := m.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrHTTP, e.Name, err)
+		return fmt.Errorf("%w: %s: %w", ErrHTTP, e.Name, err)
 	}
 	defer resp.Body.Close()
 	truncate := false
@@ -274,13 +282,17 @@ func (m *Manager) fetch(ctx context.Context, e Entry, url, part string, progress
 		os.Remove(part) // the partial file is longer than the model: start over
 		return fmt.Errorf("%w: %s: partial file did not fit the server's copy; restarting", ErrHTTP, e.Name)
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return permanentError{fmt.Errorf("%w: %s is not at %s (HTTP %d); check the catalog entry or mirror", ErrHTTP, e.Name, url, resp.StatusCode)}
+		return permanentError{statusError{resp.StatusCode, "The file is not there: check the catalog entry, or DICTATE_MODEL_MIRROR if one is set.",
+			fmt.Errorf("%w: %s is not at %s (HTTP %d)", ErrHTTP, e.Name, url, resp.StatusCode)}}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return permanentError{fmt.Errorf("%w: %s: access denied by the server (HTTP %d)", ErrHTTP, e.Name, resp.StatusCode)}
+		return permanentError{statusError{resp.StatusCode, "The server refused access; a proxy may need a login, or use a mirror (DICTATE_MODEL_MIRROR).",
+			fmt.Errorf("%w: %s: access denied by the server (HTTP %d)", ErrHTTP, e.Name, resp.StatusCode)}}
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
-		return fmt.Errorf("%w: %s: server error (HTTP %d)", ErrHTTP, e.Name, resp.StatusCode)
+		return statusError{resp.StatusCode, "The server has trouble or is busy; try again later.",
+			fmt.Errorf("%w: %s: server error (HTTP %d)", ErrHTTP, e.Name, resp.StatusCode)}
 	default:
-		return permanentError{fmt.Errorf("%w: %s: unexpected HTTP %d from %s", ErrHTTP, e.Name, resp.StatusCode, url)}
+		return permanentError{statusError{resp.StatusCode, "Check the catalog entry, or DICTATE_MODEL_MIRROR if one is set.",
+			fmt.Errorf("%w: %s: unexpected HTTP %d from %s", ErrHTTP, e.Name, resp.StatusCode, url)}}
 	}
 	total := int64(0)
 	if resp.ContentLength >= 0 {
@@ -324,7 +336,7 @@ func (m *Manager) fetch(ctx context.Context, e Entry, url, part string, progress
 		}
 		if rerr != nil {
 			w.Close()
-			return fmt.Errorf("%w: %s: connection lost at %d bytes: %v", ErrHTTP, e.Name, done, rerr)
+			return fmt.Errorf("%w: %s: connection lost at %d bytes: %w", ErrHTTP, e.Name, done, rerr)
 		}
 	}
 	if err := w.Close(); err != nil {
@@ -538,7 +550,9 @@ func (m *Manager) List() ([]Installed, error) {
 		name := strings.TrimSuffix(filepath.Base(f), ".bin")
 		inst := Installed{Name: name, Path: f, Verified: "unverified"}
 		if data, err := os.ReadFile(m.metaPath(name)); err == nil {
-			json.Unmarshal(data, &inst)
+			if err := json.Unmarshal(data, &inst); err != nil {
+				inst = Installed{Name: name, Verified: "unverified (its record " + filepath.Base(m.metaPath(name)) + " is unreadable)"}
+			}
 			inst.Path = f
 		}
 		if st, err := os.Stat(f); err == nil {

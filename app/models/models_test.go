@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -552,5 +553,65 @@ func TestRecommend(t *testing.T) {
 		if got, why := Recommend(c.gpu, c.lang); got != c.want || why == "" {
 			t.Errorf("gpu=%v lang=%q: %s, want %s", c.gpu, c.lang, got, c.want)
 		}
+	}
+}
+
+// Each way a download fails on a user's machine is named, with what to do, and a retried
+// failure is reported while it retries: no network at all (the name does not resolve),
+// a closed port, a TLS certificate nobody trusts, an HTTP error and a full disk.
+func TestDownloadErrorsSayWhyAndWhatToDo(t *testing.T) {
+	srv := newModelServer(t)
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	// The machine's resolver answers "refused" at once, as one without a network does.
+	offline := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Resolver: &net.Resolver{PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		}}}).DialContext}}
+	for _, c := range []struct {
+		name, url    string
+		client       *http.Client
+		status       int
+		full         bool
+		reason, does string
+	}{
+		{"offline", "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/m.bin", offline, 0, false, "could not be looked up", "DICTATE_MODEL_MIRROR"},
+		{"closed port", closedURL + "/m.bin", nil, 0, false, "no network connection to 127.0.0.1", "HTTPS_PROXY"},
+		{"untrusted certificate", tlsSrv.URL + "/m.bin", nil, 0, false, "TLS certificate", "CA certificate"},
+		{"HTTP 404", "", nil, http.StatusNotFound, false, "answered HTTP 404", "catalog entry"},
+		{"disk full", "", nil, 0, true, "disk is full", "DICTATE_MODELS_DIR"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := srv.entry()
+			if c.url != "" {
+				e.URL = c.url
+			}
+			srv.status = c.status
+			m := newManager(t, e)
+			m.Retries = 1
+			if c.client != nil {
+				m.Client = c.client
+			}
+			if c.full {
+				m.freeSpace = func(string) (uint64, error) { return 1 << 20, nil }
+			}
+			var retrying []Progress
+			_, err := m.Download(context.Background(), "micro-test", func(p Progress) {
+				if p.Phase == "retrying" {
+					retrying = append(retrying, p)
+				}
+			})
+			var de *DownloadError
+			if !errors.As(err, &de) || !strings.Contains(de.Reason, c.reason) || !strings.Contains(de.Advice, c.does) ||
+				!strings.Contains(err.Error(), de.Reason) {
+				t.Fatalf("error %v (%+v)", err, de)
+			}
+			if c.status == 0 && !c.full && (len(retrying) != 1 || !strings.Contains(retrying[0].Problem, c.reason)) {
+				t.Errorf("retries reported %+v", retrying)
+			}
+		})
 	}
 }
