@@ -3,7 +3,6 @@ package testenv
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +26,8 @@ var hosts struct {
 	builds  map[string]string
 }
 
-// X starts Xvfb (once) and points DISPLAY at it.
+// X starts Xvfb (once) and points DISPLAY at it. Xvfb picks a free display itself and
+// says which (-displayfd): test binaries running side by side then never pick the same one.
 func X(t testing.TB) string {
 	t.Helper()
 	hosts.Lock()
@@ -36,25 +36,39 @@ func X(t testing.TB) string {
 		return hosts.display
 	}
 	bin := Tool(t, "Xvfb")
-	for n := 90; n < 110; n++ {
-		display := fmt.Sprintf(":%d", n)
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			continue
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		t.Fatal(err)
+	}
+	w.Close()
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		got <- strings.TrimSpace(line)
+	}()
+	select {
+	case n := <-got:
+		if n == "" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("Xvfb exited without a display")
 		}
-		cmd := exec.Command(bin, display, "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if WaitFor(3*time.Second, func() bool { _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); return err == nil }) {
-			hosts.procs = append(hosts.procs, cmd)
-			hosts.display = display
-			os.Setenv("DISPLAY", display)
-			return display
-		}
+		hosts.procs = append(hosts.procs, cmd)
+		hosts.display = ":" + n
+		os.Setenv("DISPLAY", hosts.display)
+		return hosts.display
+	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()
+		t.Fatal("could not start Xvfb")
 	}
-	t.Fatal("could not start Xvfb")
 	return ""
 }
 
