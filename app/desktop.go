@@ -285,7 +285,36 @@ func (d *Desktop) Status() string {
 	case d.sess == nil:
 		return fmt.Sprintf("%s · %s · not listening", filepath.Base(d.modelPath), d.deviceLocked())
 	}
-	return fmt.Sprintf("%s · %s · hotkey %s", filepath.Base(d.modelPath), d.deviceLocked(), d.cfg.Hotkey)
+	keys := "hotkey " + d.cfg.Hotkey.String()
+	if d.sess.HotkeyErr != nil {
+		keys = "no hotkey here: bind dictate ctl"
+	}
+	return fmt.Sprintf("%s · %s · %s · text via %s", filepath.Base(d.modelPath), d.deviceLocked(), keys, d.sess.Output.Name)
+}
+
+// Control is what the control socket drives: the running session, whichever it is.
+func (d *Desktop) Control() Controlled { return desktopControl{d} }
+
+type desktopControl struct{ d *Desktop }
+
+func (c desktopControl) with(f func(*Dictation)) {
+	if s, err := c.d.session(); err == nil {
+		f(s.Dictation)
+	} else {
+		c.d.events.publish(Event{Kind: EventError, Err: err})
+	}
+}
+
+func (c desktopControl) Press(at time.Time)   { c.with(func(d *Dictation) { d.Press(at) }) }
+func (c desktopControl) Release(at time.Time) { c.with(func(d *Dictation) { d.Release(at) }) }
+func (c desktopControl) Toggle()              { c.d.Toggle() }
+func (c desktopControl) Cancel()              { c.with((*Dictation).Cancel) }
+func (c desktopControl) Status() string {
+	state := Idle
+	if s, err := c.d.session(); err == nil {
+		state = s.Dictation.State()
+	}
+	return state.String() + " · " + c.d.Status()
 }
 
 // deviceLocked names the compute device, with the thread count on a CPU (d.mu held).
@@ -450,7 +479,7 @@ func (d *Desktop) restart(cfg, old SessionConfig, hadSession bool) error {
 
 // needsRestart says whether going from a to b needs a new microphone, hotkey or output.
 func needsRestart(a, b SessionConfig) bool {
-	return a.Hotkey != b.Hotkey || a.Device != b.Device || a.Output != b.Output || a.PasteChord != b.PasteChord ||
+	return a.Hotkey != b.Hotkey || a.Device != b.Device || a.Output != b.Output || a.Inserter != b.Inserter || a.PasteChord != b.PasteChord ||
 		!slices.Equal(a.TerminalClasses, b.TerminalClasses) || a.Tail != b.Tail || a.InstantStart != b.InstantStart
 }
 

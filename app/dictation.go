@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dictate-app/dictate/app/textout"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 )
@@ -77,6 +78,7 @@ type DictationConfig struct {
 	NoSpeechThreshold float32 // segments more likely silence than this are dropped; default 0.6
 	Replacements      []Replacement
 	Model, Device     string // recorded with each take
+	Inserter          string // the text output backend, recorded with each take
 	KeepRecordings    int    // spooled takes kept on disk (default 50); needs RecordingsDir
 	RecordingsDir     string
 	// Clipboard receives quick-transcribe takes (QuickToggle) instead of the focused window.
@@ -86,6 +88,7 @@ type DictationConfig struct {
 
 type takeJob struct {
 	quick     bool // the text goes to the clipboard
+	cancelled bool // kept, not transcribed (Cancel)
 	audio     audio.TakeAudio
 	keyDown   time.Time
 	keyUp     time.Time
@@ -112,6 +115,7 @@ type Dictation struct {
 	keyDown        time.Time
 	latched        bool // auto mode: a tap started a take that the next press ends
 	quick          bool // the take being recorded goes to the clipboard
+	cancelled      bool // the take being recorded was cancelled
 	ignoreRelease  bool
 	stopping       int
 	startAfterStop bool
@@ -249,6 +253,17 @@ func (d *Dictation) toggle(quick bool) {
 	}
 }
 
+// Cancel ends the take being recorded without transcribing it (its audio and a record
+// saying so are kept).
+func (d *Dictation) Cancel() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.active() {
+		d.cancelled, d.ignoreRelease = true, true
+		d.stop(time.Now())
+	}
+}
+
 // Reconfigure changes what applies from the next take on: mode, engine options and
 // replacements (the settings that need no new microphone, hotkey or model).
 func (d *Dictation) Reconfigure(mode Mode, eng engine.Options, replacements []Replacement) {
@@ -272,7 +287,7 @@ func (d *Dictation) start(at time.Time) {
 		return
 	default:
 	}
-	d.starting, d.stopRequested, d.keyDown, d.latched, d.quick = true, false, at, false, false
+	d.starting, d.stopRequested, d.keyDown, d.latched, d.quick, d.cancelled = true, false, at, false, false, false
 	d.publishState()
 	d.bg.Add(1)
 	go func() {
@@ -329,8 +344,8 @@ func (d *Dictation) stop(at time.Time) {
 		d.stopRequested, d.stopAt = true, at
 		return
 	}
-	take, keyDown, quick := d.recording, d.keyDown, d.quick
-	d.recording = nil
+	take, keyDown, quick, cancelled := d.recording, d.keyDown, d.quick, d.cancelled
+	d.recording, d.cancelled = nil, false
 	d.stopping++
 	if d.worker == Idle {
 		d.worker = Transcribing
@@ -340,7 +355,7 @@ func (d *Dictation) stop(at time.Time) {
 	go func() {
 		defer d.bg.Done()
 		a := take.Stop()
-		job := takeJob{quick: quick, audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now()}
+		job := takeJob{quick: quick, cancelled: cancelled, audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now()}
 		d.mu.Lock()
 		d.stopping--
 		if d.startAfterStop {
@@ -435,7 +450,7 @@ func (d *Dictation) baseRecord(job takeJob) TakeRecord {
 	case job.quick:
 		rec.Output = "clipboard"
 	case d.out != nil:
-		rec.Output = d.out.Name()
+		rec.Output, rec.Inserter = d.out.Name(), cfg.Inserter
 	}
 	if !a.FirstSampleAt.IsZero() && !job.keyDown.IsZero() {
 		rec.Latency.KeyDownToFirstSample = Millis(max(0, a.FirstSampleAt.Sub(job.keyDown)))
@@ -479,6 +494,10 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("microphone: %w (the %.1f s recorded are kept)", a.Err, a.Duration.Seconds())})
 	}
 
+	if job.cancelled {
+		rec.Dropped = "cancelled"
+		return rec
+	}
 	var res engine.Result
 	var err error
 	var evidence SpeechEvidence
@@ -541,7 +560,11 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		} else {
 			rec.Inserted = text
 		}
-	} else if err := d.out.Insert(ctx, inserted); err != nil {
+	} else if err := d.out.Insert(ctx, inserted); errors.Is(err, textout.ErrCopiedOnly) {
+		// Nothing can type here: the text is on the clipboard, and the user is told why.
+		rec.Output, rec.Inserted, rec.Error = "clipboard", text, err.Error()
+		d.events.publish(Event{Kind: EventNotice, Text: "Copied to the clipboard, paste it with Ctrl+V: " + err.Error()})
+	} else if err != nil {
 		rec.Error = "insert: " + err.Error()
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not insert the text (it is in the history: dictate history copy-last): %w", err)})
 	} else {

@@ -34,7 +34,8 @@ type TakeRecord struct {
 	Device    string    `json:"device"`
 	Text      string    `json:"text"`               // what was recognised (after filters)
 	Inserted  string    `json:"inserted,omitempty"` // what was typed or pasted
-	Output    string    `json:"output,omitempty"`   // type, paste or clipboard (quick transcribe)
+	Output    string    `json:"output,omitempty"`   // type, paste or clipboard (quick transcribe, or nothing could type)
+	Inserter  string    `json:"inserter,omitempty"` // what typed or pasted: xtest, wayland, portal, …
 	Dropped   string    `json:"dropped,omitempty"`  // silence, no-speech, hallucination
 	Error     string    `json:"error,omitempty"`
 	AudioPath string    `json:"audio_path,omitempty"`

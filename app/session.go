@@ -22,6 +22,7 @@ type SessionConfig struct {
 	ModelPath       string
 	Hotkey          hotkey.Spec
 	HotkeyBackend   string
+	Inserter        string // text output backend: auto, xtest, wayland, portal, clipboard
 	Mode            Mode
 	Output          string // type or paste
 	PasteChord      string
@@ -47,7 +48,10 @@ type Session struct {
 	Model     *engine.Model
 	History   *History
 	Hotkey    hotkey.Spec
+	HotkeyErr error           // why no hotkey is grabbed (then only dictate ctl drives it)
+	Output    textout.Backend // what types and pastes
 	Sounds    atomic.Bool
+	modelName string
 	mic       *audio.Microphone
 	out       *textout.Inserter
 	cancel    context.CancelFunc
@@ -63,10 +67,15 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	if cfg.Log == nil {
 		cfg.Log = discardLog
 	}
-	out, err := textout.New(textout.Config{Mode: cfg.Output, PasteChord: cfg.PasteChord, TerminalClasses: cfg.TerminalClasses})
+	out, err := textout.New(textout.Config{Mode: cfg.Output, Backend: cfg.Inserter, PasteChord: cfg.PasteChord, TerminalClasses: cfg.TerminalClasses})
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			out.Close()
+		}
+	}()
 	hist, err := OpenHistory(cfg.HistoryPath)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -96,6 +105,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		Device:        model.Device(),
 		RecordingsDir: cfg.RecordingsDir,
 		Log:           cfg.Log,
+		Inserter:      out.Backend().Name,
 	}, rec, model, out, hist)
 	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: cfg.Device, Tail: cfg.Tail, QuietTail: true, InstantStart: cfg.InstantStart,
 		SpoolDir: cfg.RecordingsDir, OnLevel: d.OnLevel, OnDevice: d.OnDevice})
@@ -116,14 +126,19 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		return nil, ctx.Err()
 	}
 	hctx, cancel := context.WithCancel(ctx)
-	keys, err := hotkey.Listen(hctx, cfg.Hotkey, hotkey.Options{Backend: cfg.HotkeyBackend})
-	if err != nil {
+	keys, hotkeyErr := hotkey.Listen(hctx, cfg.Hotkey, hotkey.Options{Backend: cfg.HotkeyBackend})
+	if hotkeyErr != nil && !errors.Is(hotkeyErr, hotkey.ErrUnavailable) {
 		cancel()
-		return nil, fmt.Errorf("hotkey %s: %w", cfg.Hotkey, err)
+		return nil, fmt.Errorf("hotkey %s: %w", cfg.Hotkey, hotkeyErr)
 	}
+	// Without a global hotkey (Sway, Hyprland: no GlobalShortcuts portal) dictation runs
+	// on the control socket, bound to a key in the compositor.
 	keysDone := make(chan struct{})
 	go func() {
 		defer close(keysDone)
+		if keys == nil {
+			return
+		}
 		for k := range keys {
 			if k.Down {
 				d.Press(k.At)
@@ -132,7 +147,8 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 			}
 		}
 	}()
-	s = &Session{Dictation: d, Model: model, History: hist, Hotkey: cfg.Hotkey, mic: mic, out: out, cancel: cancel, keysDone: keysDone, ownsModel: cfg.model == nil}
+	s = &Session{Dictation: d, Model: model, History: hist, Hotkey: cfg.Hotkey, HotkeyErr: hotkeyErr, Output: out.Backend(),
+		modelName: filepath.Base(cfg.ModelPath), mic: mic, out: out, cancel: cancel, keysDone: keysDone, ownsModel: cfg.model == nil}
 	s.Sounds.Store(cfg.Sounds)
 	s.cues.OnError = func(err error) { cfg.Log.Warn("could not play a cue", "err", err) }
 	s.cuesDone = make(chan struct{})
@@ -195,7 +211,7 @@ func (s *Session) Run(ctx context.Context) error {
 	err := s.Dictation.Run(ctx)
 	s.cancel()
 	<-s.keysDone
-	s.out.Wait()
+	s.out.Close()
 	s.mic.Close()
 	<-s.cuesDone
 	s.cues.Wait()
@@ -227,4 +243,17 @@ func (l *lazyRecorder) Start() (RecordingTake, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// Control is what the control socket drives: this session's dictation.
+func (s *Session) Control() Controlled { return sessionControl{s} }
+
+type sessionControl struct{ s *Session }
+
+func (c sessionControl) Press(at time.Time)   { c.s.Dictation.Press(at) }
+func (c sessionControl) Release(at time.Time) { c.s.Dictation.Release(at) }
+func (c sessionControl) Toggle()              { c.s.Dictation.Toggle() }
+func (c sessionControl) Cancel()              { c.s.Dictation.Cancel() }
+func (c sessionControl) Status() string {
+	return c.s.Dictation.State().String() + " · " + c.s.modelName + " · text via " + c.s.Output.Name
 }

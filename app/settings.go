@@ -28,6 +28,7 @@ type Settings struct {
 	Language        string        `toml:"language"`
 	Translate       bool          `toml:"translate"`
 	Output          string        `toml:"output"`      // type or paste
+	Inserter        string        `toml:"inserter"`    // what types: auto, xtest, wayland, portal, clipboard
 	PasteChord      string        `toml:"paste_chord"` // see textout.PasteChords
 	TerminalClasses []string      `toml:"terminal_classes"`
 	Prompt          string        `toml:"prompt"` // names and words to expect
@@ -51,7 +52,7 @@ const DefaultHotkey = "ctrl+shift+space"
 // DefaultSettings is what a first start uses.
 func DefaultSettings() Settings {
 	return Settings{
-		Hotkey: DefaultHotkey, Mode: "hold", Language: "auto", Output: "type", PasteChord: "auto",
+		Hotkey: DefaultHotkey, Mode: "hold", Language: "auto", Output: "type", Inserter: "auto", PasteChord: "auto",
 		TerminalClasses: slices.Clone(textout.DefaultTerminalClasses),
 		TailMS:          300, InstantStart: true, Sounds: true, GPU: true,
 		TrimAudioCtx: true, AudioCtxFloorS: 10,
@@ -85,6 +86,12 @@ var settingValidators = []struct {
 		}
 		return nil
 	}, func(s *Settings, d Settings) { s.Output = d.Output }},
+	{"inserter", func(s Settings) error {
+		if !slices.Contains(textout.Backends, s.Inserter) {
+			return fmt.Errorf("%q is not a text output (want one of %s)", s.Inserter, strings.Join(textout.Backends, ", "))
+		}
+		return nil
+	}, func(s *Settings, d Settings) { s.Inserter = d.Inserter }},
 	{"paste_chord", func(s Settings) error {
 		if !slices.Contains(textout.PasteChords, s.PasteChord) {
 			return fmt.Errorf("%q is not a paste chord (want one of %s)", s.PasteChord, strings.Join(textout.PasteChords, ", "))
@@ -255,7 +262,7 @@ func (s Settings) SessionConfig(modelPath string) (SessionConfig, error) {
 		floor = int(s.AudioCtxFloorS * 1000)
 	}
 	return SessionConfig{
-		ModelPath: modelPath, Hotkey: spec, Mode: mode, Output: s.Output, PasteChord: s.PasteChord,
+		ModelPath: modelPath, Hotkey: spec, Mode: mode, Output: s.Output, Inserter: s.Inserter, PasteChord: s.PasteChord,
 		TerminalClasses: s.TerminalClasses, Device: s.Device, Tail: time.Duration(s.TailMS) * time.Millisecond,
 		InstantStart: s.InstantStart, GPU: s.GPU, Sounds: s.Sounds,
 		Replacements: append(slices.Clone(DefaultReplacements), s.Replacements...),

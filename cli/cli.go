@@ -18,6 +18,7 @@ import (
 
 	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/app/models"
+	"github.com/dictate-app/dictate/app/textout"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 	"github.com/dictate-app/dictate/internal/atomicfile"
@@ -68,11 +69,16 @@ Usage:
                              [--language L] [--translate] [--threads N] [--gpu|--no-gpu]
   dictate gui [flags]        the desktop window and tray (the same flags as listen)
   dictate listen [--model PATH] [--hotkey SPEC] [--mode hold|toggle|auto] [--output type|paste]
+                             [--inserter auto|xtest|wayland|portal|clipboard]
                              push-to-talk dictation into the focused window, without the GUI
+  dictate ctl press|release|toggle|cancel|status
+                             drive the running listen or gui (bind it to a key in a compositor
+                             that has no global hotkeys: Sway, Hyprland, a GNOME custom shortcut)
   dictate history [-n N] [--json] | history copy-last | history paste-last
   dictate models [list|download NAME|import PATH|quantize NAME|remove NAME|default NAME] [--json]
                              the model manager: catalog, verified downloads, local files
-  dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal) and microphones
+  dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal), microphones and
+                             what types the text in this session
   dictate version            app, whisper.cpp and backend versions
   dictate bench [--presets a,b] [--json] | bench --idle [listen flags]
                              speed, memory and idle cost (see BENCHMARKS.md)
@@ -112,6 +118,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		err = c.history(ctx, args[1:])
 	case "models":
 		err = c.modelsCmd(ctx, args[1:])
+	case "ctl":
+		err = c.ctl(args[1:])
 	case "devices":
 		err = c.devices()
 	case "version", "--version":
@@ -300,6 +308,9 @@ func (c *CLI) devices() error {
 		}
 		fmt.Fprintf(c.Stdout, "  %d  %-5s %-10s %s%s\n", d.Index, d.Kind, d.Name, d.Description, mem)
 	}
+	fmt.Fprintln(c.Stdout, "Text output:")
+	set, _, _ := app.LoadSettings(app.SettingsPath())
+	fmt.Fprintf(c.Stdout, "  %s\n", textout.Detect(set.Inserter))
 	fmt.Fprintln(c.Stdout, "Microphones:")
 	inputs, err := audio.InputDevices()
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/dictate-app/dictate/app"
@@ -26,12 +27,21 @@ func (c *CLI) gui(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	control := app.DefaultControlPath()
+	if reply, err := app.SendControl(control, "status"); err == nil {
+		return fmt.Errorf("%w (%s); its window is in the tray", app.ErrAlreadyRunning, reply)
+	}
 	d, err := app.OpenDesktop(ctx, app.DesktopConfig{Session: cfg, Settings: set, SettingsPath: app.SettingsPath(), Manager: m,
 		Recommended: noModel.recommended, Notices: nonEmpty(notice, c.keepCrashReports()), Log: c.log})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if server, err := app.ServeControl(control, d.Control()); err != nil {
+		c.log.Warn("dictate ctl will not reach this instance", "err", err)
+	} else {
+		defer server.Close()
+	}
 	return c.GUI(ctx, d)
 }
 

@@ -24,9 +24,10 @@ func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string)
 	}
 	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
 	fs.StringVar(&set.Hotkey, "hotkey", set.Hotkey, "hotkey: modifiers+key (ctrl+shift+space, super+alt+d) or one key (F9, RightCtrl)")
-	backend := fs.String("hotkey-backend", "", "x11 or portal (default: portal on Wayland, else x11)")
+	backend := fs.String("hotkey-backend", "", "x11, portal or none (default: portal on Wayland, else x11; none: dictate ctl only)")
 	fs.StringVar(&set.Mode, "mode", set.Mode, "hold (push-to-talk), toggle, or auto (tap toggles, hold talks)")
 	fs.StringVar(&set.Output, "output", set.Output, "type (keystrokes) or paste (clipboard, then restored)")
+	fs.StringVar(&set.Inserter, "inserter", set.Inserter, "what types: auto, xtest (X11), wayland (virtual keyboard), portal (RemoteDesktop: GNOME, KDE) or clipboard (copy only)")
 	fs.StringVar(&set.PasteChord, "paste-chord", set.PasteChord, "paste keys: auto, ctrl+v, ctrl+shift+v or shift+insert")
 	fs.StringVar(&set.Device, "device", set.Device, "microphone name or part of it (default: the system's default input)")
 	tail := fs.Duration("tail", time.Duration(set.TailMS)*time.Millisecond, "keep recording up to this long after release (less once the speaker is silent)")
@@ -75,12 +76,22 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	control := app.DefaultControlPath()
+	if reply, err := app.SendControl(control, "status"); err == nil {
+		return fmt.Errorf("%w (%s); drive it with dictate ctl", app.ErrAlreadyRunning, reply)
+	}
 	sess, err := app.StartSession(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
+	}
+	server, err := app.ServeControl(control, sess.Control())
+	if err != nil {
+		c.log.Warn("dictate ctl will not reach this instance", "err", err)
+	} else {
+		defer server.Close()
 	}
 	events, unsubscribe := sess.Dictation.Subscribe()
 	defer unsubscribe()
@@ -90,7 +101,11 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 		c.printEvents(events, *quiet)
 	}()
 	how := map[app.Mode]string{app.ModeHold: "hold %s and speak", app.ModeToggle: "press %s to start and stop", app.ModeAuto: "hold %s to talk, or tap it to start and stop"}[cfg.Mode]
-	fmt.Fprintf(c.Stderr, "ready: "+how+" (model %s on %s, output %s; Ctrl-C quits)\n", cfg.Hotkey, filepath.Base(cfg.ModelPath), sess.Model.Device(), cfg.Output)
+	keys := fmt.Sprintf(how, cfg.Hotkey)
+	if sess.HotkeyErr != nil {
+		keys = fmt.Sprintf("no global hotkey here (%v): bind \"dictate ctl press\" and \"dictate ctl release\" to a key in your compositor", sess.HotkeyErr)
+	}
+	fmt.Fprintf(c.Stderr, "ready: %s (model %s on %s; text via %s; Ctrl-C quits)\n", keys, filepath.Base(cfg.ModelPath), sess.Model.Device(), sess.Output)
 	err = sess.Run(ctx)
 	<-printed
 	return err

@@ -47,6 +47,7 @@ type SettingsScreen struct {
 	Language       *widget.SelectEntry
 	Translate      *widget.Check
 	Output         *widget.Select
+	Inserter       *widget.Select
 	PasteChord     *widget.Select
 	Terminals      *widget.Entry
 	Prompt         *widget.Entry
@@ -140,6 +141,7 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 	s.Language.Validator = app.ValidateLanguage
 	s.Translate = widget.NewCheck("Translate into English", nil)
 	s.Output = widget.NewSelect([]string{"type", "paste"}, nil)
+	s.Inserter = widget.NewSelect(textout.Backends, nil)
 	s.PasteChord = widget.NewSelect(textout.PasteChords, nil)
 	s.Terminals = widget.NewMultiLineEntry()
 	s.Terminals.Wrapping = fyne.TextWrapWord
@@ -175,6 +177,7 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 			{Text: "Language", Widget: s.Language, HintText: "auto, or a code: en, de, fr, …"},
 			{Text: "", Widget: s.Translate},
 			{Text: "Output", Widget: s.Output, HintText: "type: keystrokes · paste: through the clipboard"},
+			{Text: "Typed by", Widget: s.Inserter, HintText: "auto picks by desktop: xtest on X11, wayland (virtual keyboard) on Sway and Hyprland, portal on GNOME and KDE (asks once)"},
 			{Text: "Paste keys", Widget: s.PasteChord, HintText: "auto: Ctrl+Shift+V in terminals, else Ctrl+V"},
 			{Text: "Terminals", Widget: s.Terminals, HintText: "Window classes, comma-separated"},
 			{Text: "Vocabulary", Widget: s.Prompt, HintText: "Initial prompt"},
@@ -251,6 +254,7 @@ func (s *SettingsScreen) Fill() {
 	s.Language.SetText(set.Language)
 	s.Translate.SetChecked(set.Translate)
 	s.Output.SetSelected(set.Output)
+	s.Inserter.SetSelected(set.Inserter)
 	s.PasteChord.SetSelected(set.PasteChord)
 	s.Terminals.SetText(strings.Join(set.TerminalClasses, ", "))
 	s.Prompt.SetText(set.Prompt)
@@ -318,7 +322,7 @@ func (s *SettingsScreen) Read() (app.Settings, error) {
 	set.Device = s.deviceSetting()
 	set.Language = strings.TrimSpace(s.Language.Text)
 	set.Translate = s.Translate.Checked
-	set.Output, set.PasteChord = s.Output.Selected, s.PasteChord.Selected
+	set.Output, set.Inserter, set.PasteChord = s.Output.Selected, s.Inserter.Selected, s.PasteChord.Selected
 	set.TerminalClasses = splitList(s.Terminals.Text)
 	set.Prompt = strings.TrimSpace(s.Prompt.Text)
 	set.Replacements = s.Replacements.Rules()

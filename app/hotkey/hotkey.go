@@ -36,6 +36,11 @@ type Event struct {
 // ErrTaken is returned when another program already holds the hotkey.
 var ErrTaken = errors.New("hotkey is already taken by another program")
 
+// ErrUnavailable: this session offers no way to grab a global hotkey (a Wayland desktop
+// without the GlobalShortcuts portal, such as Sway). Dictation then runs on `dictate ctl`,
+// bound to a key in the compositor's own settings.
+var ErrUnavailable = errors.New("no global hotkey in this session")
+
 var modNames = map[string]Modifiers{
 	"ctrl": Ctrl, "control": Ctrl, "shift": Shift, "alt": Alt, "option": Alt, "opt": Alt,
 	"super": Super, "win": Super, "meta": Super, "cmd": Super, "command": Super,
@@ -135,6 +140,6 @@ func displayKey(k string) string {
 // Options choose the backend.
 type Options struct {
 	// Backend: "" picks by session (portal on Wayland, X11 where DISPLAY is set), or
-	// "x11", "portal".
+	// "x11", "portal", or "none" (no grab: dictate ctl only).
 	Backend string
 }

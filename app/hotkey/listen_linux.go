@@ -19,7 +19,13 @@ func Listen(ctx context.Context, spec Spec, opts Options) (<-chan Event, error) 
 	case "x11":
 		return listenX11(ctx, spec)
 	case "portal":
-		return listenPortal(ctx, spec)
+		keys, err := listenPortal(ctx, spec)
+		if err != nil && opts.Backend == "" {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return keys, err
+	case "none":
+		return nil, fmt.Errorf("%w: hotkey backend none", ErrUnavailable)
 	}
-	return nil, fmt.Errorf("unknown hotkey backend %q (want x11 or portal)", backend)
+	return nil, fmt.Errorf("unknown hotkey backend %q (want x11, portal or none)", backend)
 }

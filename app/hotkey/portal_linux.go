@@ -2,12 +2,11 @@ package hotkey
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/dictate-app/dictate/internal/portal"
 	"github.com/godbus/dbus/v5"
 )
 
@@ -15,10 +14,7 @@ import (
 // Hyprland) hand global shortcuts to applications only through it. The user confirms or
 // changes the trigger in the desktop's own dialog.
 const (
-	portalBus       = "org.freedesktop.portal.Desktop"
-	portalPath      = "/org/freedesktop/portal/desktop"
 	portalShortcuts = "org.freedesktop.portal.GlobalShortcuts"
-	portalRequest   = "org.freedesktop.portal.Request"
 	shortcutID      = "dictate"
 )
 
@@ -49,47 +45,25 @@ func portalTrigger(s Spec) string {
 var PortalBus func() (*dbus.Conn, error)
 
 func listenPortal(ctx context.Context, spec Spec) (<-chan Event, error) {
-	connect := PortalBus
-	if connect == nil {
-		connect = func() (*dbus.Conn, error) { return dbus.ConnectSessionBus() }
-	}
-	conn, err := connect()
+	conn, err := portal.Connect(PortalBus, portalShortcuts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the session D-Bus for the GlobalShortcuts portal: %w", err)
+		return nil, fmt.Errorf("GlobalShortcuts portal: %w", err)
 	}
-	signals := make(chan *dbus.Signal, 32)
-	conn.Signal(signals)
 	fail := func(err error) (<-chan Event, error) {
-		conn.RemoveSignal(signals)
 		conn.Close()
 		return nil, err
 	}
-	if err := conn.AddMatchSignal(dbus.WithMatchInterface(portalRequest), dbus.WithMatchMember("Response")); err != nil {
-		return fail(err)
-	}
-	if err := conn.AddMatchSignal(dbus.WithMatchInterface(portalShortcuts)); err != nil {
-		return fail(err)
-	}
-	portal := conn.Object(portalBus, portalPath)
 	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute) // the user may be answering a dialog
 	defer cancel()
 
-	results, err := portalCall(setupCtx, conn, portal, signals, portalShortcuts+".CreateSession",
-		map[string]dbus.Variant{"session_handle_token": dbus.MakeVariant(token())})
+	results, err := conn.Call(setupCtx, portalShortcuts+".CreateSession",
+		map[string]dbus.Variant{"session_handle_token": dbus.MakeVariant(portal.Token())})
 	if err != nil {
 		return fail(fmt.Errorf("GlobalShortcuts portal: %w", err))
 	}
-	var session dbus.ObjectPath
-	if v, ok := results["session_handle"]; ok {
-		switch h := v.Value().(type) {
-		case string:
-			session = dbus.ObjectPath(h)
-		case dbus.ObjectPath:
-			session = h
-		}
-	}
-	if !session.IsValid() {
-		return fail(errors.New("GlobalShortcuts portal returned no session"))
+	session, err := portal.SessionHandle(results)
+	if err != nil {
+		return fail(fmt.Errorf("GlobalShortcuts portal: %w", err))
 	}
 	shortcuts := []struct {
 		ID   string
@@ -98,7 +72,7 @@ func listenPortal(ctx context.Context, spec Spec) (<-chan Event, error) {
 		"description":       dbus.MakeVariant("Dictate: hold to talk"),
 		"preferred_trigger": dbus.MakeVariant(portalTrigger(spec)),
 	}}}
-	if _, err := portalCall(setupCtx, conn, portal, signals, portalShortcuts+".BindShortcuts", session, shortcuts, ""); err != nil {
+	if _, err := conn.Call(setupCtx, portalShortcuts+".BindShortcuts", session, shortcuts, ""); err != nil {
 		return fail(fmt.Errorf("binding %s through the GlobalShortcuts portal: %w", spec, err))
 	}
 
@@ -106,15 +80,14 @@ func listenPortal(ctx context.Context, spec Spec) (<-chan Event, error) {
 	go func() {
 		defer close(out)
 		defer func() {
-			conn.Object(portalBus, session).Call("org.freedesktop.portal.Session.Close", 0)
-			conn.RemoveSignal(signals)
+			conn.Object(portal.Bus, session).Call("org.freedesktop.portal.Session.Close", 0)
 			conn.Close()
 		}()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case sig, ok := <-signals:
+			case sig, ok := <-conn.Signals:
 				if !ok {
 					return
 				}
@@ -139,50 +112,4 @@ func listenPortal(ctx context.Context, spec Spec) (<-chan Event, error) {
 		}
 	}()
 	return out, nil
-}
-
-func token() string { return fmt.Sprintf("dictate%d", rand.Uint32()) }
-
-// portalCall makes a portal request and waits for its Response. args end with the options
-// dict, to which a handle_token is added (or are followed by one).
-func portalCall(ctx context.Context, conn *dbus.Conn, obj dbus.BusObject, signals chan *dbus.Signal, method string, args ...any) (map[string]dbus.Variant, error) {
-	tok := token()
-	var opts map[string]dbus.Variant
-	if m, ok := args[0].(map[string]dbus.Variant); ok && len(args) == 1 {
-		opts = m
-	} else {
-		opts = map[string]dbus.Variant{}
-		args = append(args, opts)
-	}
-	opts["handle_token"] = dbus.MakeVariant(tok)
-	// The request object's path is known in advance, so its Response cannot be missed.
-	sender := strings.ReplaceAll(strings.TrimPrefix(conn.Names()[0], ":"), ".", "_")
-	want := dbus.ObjectPath(portalPath + "/request/" + sender + "/" + tok)
-	var handle dbus.ObjectPath
-	if err := obj.CallWithContext(ctx, method, 0, args...).Store(&handle); err != nil {
-		return nil, err
-	}
-	if handle.IsValid() {
-		want = handle
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case sig := <-signals:
-			if sig.Path != want || sig.Name != portalRequest+".Response" || len(sig.Body) < 2 {
-				continue
-			}
-			code, _ := sig.Body[0].(uint32)
-			results, _ := sig.Body[1].(map[string]dbus.Variant)
-			switch code {
-			case 0:
-				return results, nil
-			case 1:
-				return nil, errors.New("cancelled in the desktop's dialog")
-			default:
-				return nil, errors.New("refused by the desktop")
-			}
-		}
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/dictate-app/dictate/internal/portal"
 	"github.com/dictate-app/dictate/internal/testenv"
 )
 
@@ -26,21 +27,21 @@ type fakePortal struct {
 func (f *fakePortal) respond(path dbus.ObjectPath, code uint32, results map[string]dbus.Variant) {
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		f.conn.Emit(path, portalRequest+".Response", code, results)
+		f.conn.Emit(path, "org.freedesktop.portal.Request.Response", code, results)
 	}()
 }
 
 func requestPath(sender dbus.Sender, opts map[string]dbus.Variant) dbus.ObjectPath {
 	tok, _ := opts["handle_token"].Value().(string)
 	s := strings.ReplaceAll(strings.TrimPrefix(string(sender), ":"), ".", "_")
-	return dbus.ObjectPath(portalPath + "/request/" + s + "/" + tok)
+	return dbus.ObjectPath(portal.Path + "/request/" + s + "/" + tok)
 }
 
 func (f *fakePortal) CreateSession(sender dbus.Sender, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
 	req := requestPath(sender, opts)
 	tok, _ := opts["session_handle_token"].Value().(string)
 	f.mu.Lock()
-	f.session = dbus.ObjectPath(portalPath + "/session/x/" + tok)
+	f.session = dbus.ObjectPath(portal.Path + "/session/x/" + tok)
 	f.mu.Unlock()
 	f.respond(req, 0, map[string]dbus.Variant{"session_handle": dbus.MakeVariant(string(f.session))})
 	return req, nil
@@ -78,7 +79,7 @@ func (f *fakePortal) press(down bool) {
 	f.mu.Lock()
 	s := f.session
 	f.mu.Unlock()
-	f.conn.Emit(portalPath, portalShortcuts+member, s, shortcutID, uint64(time.Now().UnixMilli()), map[string]dbus.Variant{})
+	f.conn.Emit(portal.Path, portalShortcuts+member, s, shortcutID, uint64(time.Now().UnixMilli()), map[string]dbus.Variant{})
 }
 
 // privateBus starts dbus-daemon for the test and returns its address.
@@ -108,10 +109,10 @@ func startFakePortal(t *testing.T) (*fakePortal, string) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	f := &fakePortal{conn: conn}
-	if err := conn.Export(f, portalPath, portalShortcuts); err != nil {
+	if err := conn.Export(f, portal.Path, portalShortcuts); err != nil {
 		t.Fatal(err)
 	}
-	if reply, err := conn.RequestName(portalBus, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+	if reply, err := conn.RequestName(portal.Bus, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("name: %v %v", reply, err)
 	}
 	old := PortalBus

@@ -1,58 +1,115 @@
 // Package textout puts dictated text into the focused window: typed as keystrokes, or
-// pasted through the clipboard (which is put back afterwards).
+// pasted through the clipboard (which is put back afterwards). Which keyboard and
+// clipboard it uses is picked per session (Detect): XTest and the X11 clipboard on X11, a
+// Wayland virtual keyboard and the data-control clipboard on wlroots desktops, the
+// RemoteDesktop portal on GNOME and KDE Plasma, the system's own APIs on macOS and
+// Windows; where nothing can type, the text goes to the clipboard and the caller is told.
 package textout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/go-vgo/robotgo"
-	"golang.design/x/clipboard"
 )
 
 // DefaultTerminalClasses are window classes that paste with Ctrl+Shift+V.
 var DefaultTerminalClasses = []string{"xterm", "uxterm", "urxvt", "rxvt", "kitty", "alacritty", "foot", "footclient",
 	"wezterm", "org.wezfurlong.wezterm", "gnome-terminal", "gnome-terminal-server", "org.gnome.terminal", "org.gnome.ptyxis",
 	"konsole", "org.kde.konsole", "terminator", "tilix", "xfce4-terminal", "st", "st-256color", "terminology", "ghostty",
-	"com.mitchellh.ghostty", "qterminal", "lxterminal", "mate-terminal", "sakura", "guake", "tilda", "yakuake"}
+	"com.mitchellh.ghostty", "qterminal", "lxterminal", "mate-terminal", "sakura", "guake", "tilda", "yakuake", "org.gnome.console",
+	"kgx"}
 
 // PasteChords are the paste keys one can choose: auto is Cmd+V on macOS, Ctrl+Shift+V in
 // terminals, else Ctrl+V.
 var PasteChords = []string{"auto", "ctrl+v", "ctrl+shift+v", "shift+insert"}
 
+// Backends are the keyboards one can choose: auto picks by session (Detect).
+var Backends = []string{"auto", "xtest", "wayland", "portal", "clipboard"}
+
 // Config chooses how text goes out.
 type Config struct {
 	Mode            string        // "type" or "paste"
+	Backend         string        // one of Backends; "" is auto
 	TerminalClasses []string      // default DefaultTerminalClasses
 	PasteChord      string        // one of PasteChords; "" or "auto" picks per window
 	RestoreDelay    time.Duration // paste: how long the pasted text stays on the clipboard (default 500 ms)
-	// TypeDelay is the pause after each typed character (default 3 ms; robotgo's 10 ms made
-	// a sentence take over a second). Raise it for applications that drop characters.
+	// TypeDelay is the pause after each typed character on X11 (default 3 ms; robotgo's
+	// 10 ms made a sentence take over a second). Raise it for applications that drop
+	// characters.
 	TypeDelay time.Duration
+	// TokenPath keeps the RemoteDesktop portal's restore token, so the user consents once
+	// (default $XDG_STATE_HOME/dictate/remote-desktop-token).
+	TokenPath string
 }
+
+// keyboard sends key events to the focused window.
+type keyboard interface {
+	Type(ctx context.Context, text string) error
+	// Chord presses mods and key together and releases them; key is a keysym name (v,
+	// Insert), mods are Control_L, Shift_L or Super_L.
+	Chord(ctx context.Context, key string, mods ...string) error
+	Close() error
+}
+
+// clipboard holds what is pasted.
+type clipboard interface {
+	Read(ctx context.Context) (Content, error)
+	// Write makes c the content; the channel closes when something else replaces it.
+	Write(ctx context.Context, c Content) (<-chan struct{}, error)
+}
+
+// Content is what a clipboard holds: text, or (on X11) an image the user had copied.
+type Content struct {
+	Text  string
+	Image []byte // PNG
+}
+
+func (c Content) empty() bool { return c.Text == "" && len(c.Image) == 0 }
+
+// ErrCopiedOnly is returned by Insert where no keyboard can reach the focused window: the
+// text is on the clipboard instead (the error says why), for the user to paste.
+var ErrCopiedOnly = errors.New("copied to the clipboard instead of typed")
 
 // Inserter inserts text. Calls are serialised; a paste's clipboard restore finishes before
 // the next insert starts.
 type Inserter struct {
 	cfg       Config
+	backend   Backend
+	kb        keyboard  // nil when nothing can type (backend "clipboard")
+	clip      clipboard // nil where there is no clipboard
 	mu        sync.Mutex
 	restoring chan struct{} // closed when the last paste's restore is done (guarded by mu)
 	classes   map[string]bool
 }
 
-// New checks the mode and, for paste, that the clipboard is reachable.
+// Backend says which keyboard and clipboard a session uses, and why.
+type Backend struct {
+	Name      string // xtest, wayland, portal, clipboard, system
+	Keyboard  string // what types: "XTest", "Wayland virtual keyboard (zwp_virtual_keyboard_v1)", …
+	Clipboard string // what holds pasted text, or "" for none
+	Why       string // why this one: the session found, or why nothing can type
+}
+
+func (b Backend) String() string {
+	s := b.Name + ": " + b.Keyboard
+	if b.Clipboard != "" {
+		s += ", clipboard " + b.Clipboard
+	}
+	if b.Why != "" {
+		s += " (" + b.Why + ")"
+	}
+	return s
+}
+
+// New checks the mode, picks the keyboard and clipboard, and for paste mode that there is
+// a clipboard.
 func New(cfg Config) (*Inserter, error) {
-	switch cfg.Mode {
-	case "type":
-	case "paste":
-		if err := clipboard.Init(); err != nil {
-			return nil, fmt.Errorf("clipboard unavailable (paste mode): %w", err)
-		}
-	default:
+	if cfg.Mode != "type" && cfg.Mode != "paste" {
 		return nil, fmt.Errorf("unknown output mode %q (want type or paste)", cfg.Mode)
 	}
 	switch cfg.PasteChord {
@@ -61,6 +118,12 @@ func New(cfg Config) (*Inserter, error) {
 	case "auto", "ctrl+v", "ctrl+shift+v", "shift+insert":
 	default:
 		return nil, fmt.Errorf("unknown paste chord %q (want one of %s)", cfg.PasteChord, strings.Join(PasteChords, ", "))
+	}
+	if cfg.Backend == "" {
+		cfg.Backend = "auto"
+	}
+	if !slices.Contains(Backends, cfg.Backend) {
+		return nil, fmt.Errorf("unknown text output %q (want one of %s)", cfg.Backend, strings.Join(Backends, ", "))
 	}
 	if cfg.TerminalClasses == nil {
 		cfg.TerminalClasses = DefaultTerminalClasses
@@ -71,10 +134,17 @@ func New(cfg Config) (*Inserter, error) {
 	if cfg.TypeDelay == 0 {
 		cfg.TypeDelay = 3 * time.Millisecond
 	}
-	setTypeDelay(int(cfg.TypeDelay.Milliseconds()))
 	i := &Inserter{cfg: cfg, classes: map[string]bool{}}
 	for _, c := range cfg.TerminalClasses {
 		i.classes[strings.ToLower(c)] = true
+	}
+	var err error
+	if i.backend, i.kb, i.clip, err = open(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Mode == "paste" && i.clip == nil && i.kb != nil {
+		i.Close()
+		return nil, fmt.Errorf("paste mode needs a clipboard, and this session has none (%s); use type mode", i.backend.Why)
 	}
 	return i, nil
 }
@@ -82,7 +152,11 @@ func New(cfg Config) (*Inserter, error) {
 // Name is the mode, for records.
 func (i *Inserter) Name() string { return i.cfg.Mode }
 
-// Insert types or pastes text into the focused window.
+// Backend says which keyboard and clipboard are in use.
+func (i *Inserter) Backend() Backend { return i.backend }
+
+// Insert types or pastes text into the focused window. Where nothing can type, the text
+// goes to the clipboard and the error wraps ErrCopiedOnly.
 func (i *Inserter) Insert(ctx context.Context, text string) error {
 	if text == "" {
 		return nil
@@ -95,67 +169,58 @@ func (i *Inserter) Insert(ctx context.Context, text string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if i.cfg.Mode == "paste" {
+	if i.kb == nil {
+		if i.clip == nil {
+			return fmt.Errorf("nothing can insert text in this session: %s", i.backend.Why)
+		}
+		if _, err := i.clip.Write(ctx, Content{Text: text}); err != nil {
+			return fmt.Errorf("writing the clipboard: %w", err)
+		}
+		return fmt.Errorf("%w: %s", ErrCopiedOnly, i.backend.Why)
+	}
+	if i.cfg.Mode == "paste" || !i.canType(text) {
 		return i.paste(ctx, text)
 	}
-	return typeText(text)
+	return i.kb.Type(ctx, text)
 }
 
-// typeText sends keystrokes; line breaks and tabs are sent as the Enter and Tab keys.
-func typeText(text string) error {
-	for n, line := range strings.Split(text, "\n") {
-		if n > 0 {
-			if err := robotgo.KeyTap("enter"); err != nil {
-				return err
-			}
-		}
-		for k, part := range strings.Split(line, "\t") {
-			if k > 0 {
-				if err := robotgo.KeyTap("tab"); err != nil {
-					return err
-				}
-			}
-			if part != "" {
-				robotgo.TypeStr(part)
-			}
-		}
-	}
-	return nil
+// canType: a keyboard that cannot type every character of text (the portal's keysyms,
+// limited to the active layout) has it pasted instead, where there is a clipboard.
+func (i *Inserter) canType(text string) bool {
+	c, ok := i.kb.(interface{ CanType(string) bool })
+	return !ok || c.CanType(text) || i.clip == nil
 }
 
 // PasteChord returns the keys that paste into a window with the given WM_CLASS names: the
-// chosen chord, or for auto Cmd+V on macOS, Ctrl+Shift+V in terminals, else Ctrl+V.
-func (i *Inserter) PasteChord(classes ...string) (key string, mods []any) {
+// chosen chord, or for auto Cmd+V on macOS, Ctrl+Shift+V in terminals, else Ctrl+V. Keys
+// and modifiers are keysym names.
+func (i *Inserter) PasteChord(classes ...string) (key string, mods []string) {
 	switch i.cfg.PasteChord {
 	case "ctrl+v":
-		return "v", []any{"ctrl"}
+		return "v", []string{"Control_L"}
 	case "ctrl+shift+v":
-		return "v", []any{"ctrl", "shift"}
+		return "v", []string{"Control_L", "Shift_L"}
 	case "shift+insert":
-		return "insert", []any{"shift"}
+		return "Insert", []string{"Shift_L"}
 	}
 	if runtime.GOOS == "darwin" {
-		return "v", []any{"cmd"}
+		return "v", []string{"Super_L"}
 	}
 	for _, c := range classes {
 		if i.classes[strings.ToLower(c)] {
-			return "v", []any{"ctrl", "shift"}
+			return "v", []string{"Control_L", "Shift_L"}
 		}
 	}
-	return "v", []any{"ctrl"}
+	return "v", []string{"Control_L"}
 }
 
 func (i *Inserter) paste(ctx context.Context, text string) error {
-	oldText, textErr := clipboard.Read(ctx, clipboard.FmtText)
-	var oldImage []byte
-	if textErr != nil || len(oldText) == 0 {
-		oldImage, _ = clipboard.Read(ctx, clipboard.FmtImage)
-	}
-	if _, err := clipboard.Write(ctx, clipboard.FmtText, []byte(text)); err != nil {
+	old, _ := i.clip.Read(ctx)
+	if _, err := i.clip.Write(ctx, Content{Text: text}); err != nil {
 		return fmt.Errorf("writing the clipboard: %w", err)
 	}
-	key, mods := i.PasteChord(FocusedWindowClasses()...)
-	if err := robotgo.KeyTap(key, mods...); err != nil {
+	key, mods := i.PasteChord(focusedWindowClasses(i.backend.Name)...)
+	if err := i.kb.Chord(ctx, key, mods...); err != nil {
 		return fmt.Errorf("sending the paste keys: %w", err)
 	}
 	// Put the user's clipboard back once the target has read ours, but only if nothing
@@ -166,16 +231,11 @@ func (i *Inserter) paste(ctx context.Context, text string) error {
 		defer close(restoring)
 		time.Sleep(i.cfg.RestoreDelay)
 		bg := context.Background()
-		cur, err := clipboard.Read(bg, clipboard.FmtText)
-		if err != nil || string(cur) != text {
+		cur, err := i.clip.Read(bg)
+		if err != nil || cur.Text != text || old.empty() {
 			return
 		}
-		switch {
-		case len(oldText) > 0:
-			clipboard.Write(bg, clipboard.FmtText, oldText)
-		case len(oldImage) > 0:
-			clipboard.Write(bg, clipboard.FmtImage, oldImage)
-		}
+		i.clip.Write(bg, old)
 	}()
 	return nil
 }
@@ -190,10 +250,25 @@ func (i *Inserter) Wait() {
 	}
 }
 
-// Copy puts text on the clipboard; the channel closes when something else replaces it.
+// Close waits for a pending restore and lets the keyboard and clipboard go.
+func (i *Inserter) Close() error {
+	i.Wait()
+	var err error
+	if i.kb != nil {
+		err = i.kb.Close()
+	}
+	if c, ok := i.clip.(interface{ Close() error }); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}
+
+// Copy puts text on the session's clipboard; the channel closes when something else
+// replaces it.
 func Copy(ctx context.Context, text string) (<-chan struct{}, error) {
-	if err := clipboard.Init(); err != nil {
+	clip, _, err := openClipboard()
+	if err != nil {
 		return nil, fmt.Errorf("clipboard unavailable: %w", err)
 	}
-	return clipboard.Write(ctx, clipboard.FmtText, []byte(text))
+	return clip.Write(ctx, Content{Text: text})
 }

@@ -1,0 +1,44 @@
+//go:build !linux
+
+package textout
+
+import "fmt"
+
+// open uses the system's keyboard and clipboard (robotgo, golang.design/x/clipboard).
+func open(cfg Config) (Backend, keyboard, clipboard, error) {
+	switch cfg.Backend {
+	case "auto", "xtest":
+	case "clipboard":
+		clip, err := openSystemClipboard()
+		if err != nil {
+			return Backend{}, nil, nil, err
+		}
+		return Backend{Name: "clipboard", Keyboard: "none", Clipboard: "system", Why: "chosen in the settings"}, nil, clip, nil
+	default:
+		return Backend{}, nil, nil, fmt.Errorf("text output %q exists on Linux only", cfg.Backend)
+	}
+	b := Backend{Name: "system", Keyboard: "system key events", Clipboard: "system"}
+	clip, err := openSystemClipboard()
+	if err != nil {
+		b.Clipboard = ""
+		return b, newSystemKeyboard(int(cfg.TypeDelay.Milliseconds())), nil, nil
+	}
+	return b, newSystemKeyboard(int(cfg.TypeDelay.Milliseconds())), clip, nil
+}
+
+// Detect says what a session would use.
+func Detect(backend string) Backend {
+	b, kb, clip, err := open(Config{Backend: backend})
+	if err != nil {
+		return Backend{Name: "none", Keyboard: "none", Why: err.Error()}
+	}
+	closeAll(kb, clip)
+	return b
+}
+
+func openClipboard() (clipboard, string, error) {
+	c, err := openSystemClipboard()
+	return c, "system", err
+}
+
+func focusedWindowClasses(string) []string { return nil }
