@@ -133,7 +133,7 @@ func (cb *Clipboard) Read(ctx context.Context) (string, error) {
 	}
 	defer r.Close()
 	err = cb.c.Request(offer, 0, String(mime), FD(int(w.Fd()))) // receive(mime_type, fd)
-	w.Close()                                                     // the owner holds the other copy
+	w.Close()                                                   // the owner holds the other copy
 	if err != nil {
 		return "", err
 	}
