@@ -11,7 +11,9 @@ func Listen(ctx context.Context, spec Spec, opts Options) (<-chan Event, error) 
 	backend := opts.Backend
 	if backend == "" {
 		backend = "x11"
-		if os.Getenv("XDG_SESSION_TYPE") == "wayland" && os.Getenv("WAYLAND_DISPLAY") != "" {
+		// A Wayland session (or a Wayland display with no X server beside it): X11 grabs
+		// would only see XWayland windows.
+		if os.Getenv("WAYLAND_DISPLAY") != "" && (os.Getenv("XDG_SESSION_TYPE") == "wayland" || os.Getenv("DISPLAY") == "") {
 			backend = "portal"
 		}
 	}

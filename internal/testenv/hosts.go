@@ -228,8 +228,15 @@ type Process struct {
 // Start runs a command; it is stopped (SIGINT, then killed) at the end of the test.
 func Start(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
+	return StartWith(t, nil, name, args...)
+}
+
+// StartWith is Start with the environment env (nil: this process's).
+func StartWith(t testing.TB, env []string, name string, args ...string) *Process {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	stderr, err := cmd.StderrPipe()

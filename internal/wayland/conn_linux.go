@@ -70,6 +70,11 @@ func Dial() (*Conn, error) {
 		}
 		path = filepath.Join(dir, display)
 	}
+	return DialPath(path)
+}
+
+// DialPath connects to the compositor's socket at path.
+func DialPath(path string) (*Conn, error) {
 	sock, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoCompositor, err)
@@ -270,6 +275,7 @@ func (c *Conn) read() {
 	oob := make([]byte, syscall.CmsgSpace(28*4))
 	for {
 		n, oobn, _, _, err := c.sock.ReadMsgUnix(chunk, oob)
+		n, oobn = max(n, 0), max(oobn, 0) // -1 with some errors
 		if oobn > 0 {
 			c.takeFDs(oob[:oobn])
 		}
