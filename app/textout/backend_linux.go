@@ -28,7 +28,10 @@ func open(cfg Config) (Backend, keyboard, clipboard, error) {
 			return Backend{}, nil, nil, errors.New("no X server (DISPLAY is not set) for XTest")
 		}
 		b := Backend{Name: "xtest", Keyboard: "XTest", Clipboard: "X11"}
-		kb := newSystemKeyboard(int(cfg.TypeDelay.Milliseconds()))
+		kb, err := newXTestKeyboard()
+		if err != nil {
+			return Backend{}, nil, nil, err
+		}
 		clip, err := openSystemClipboard()
 		if err != nil {
 			b.Clipboard = ""

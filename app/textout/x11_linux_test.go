@@ -1,0 +1,47 @@
+package textout
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dictate-app/dictate/internal/testenv"
+)
+
+// On X11 the same sentence types exactly through XTest whatever the layout, the layout
+// changed while Dictate runs included (as a user switching with a shortcut does): the
+// target is an Xlib window that turns keys into text as toolkits do.
+func TestLayoutX11(t *testing.T) {
+	testenv.X(t)
+	out, err := New(Config{Mode: "type", Backend: "xtest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for _, layout := range []string{"us", "de", "fr", "ru"} {
+		t.Run(layout, func(t *testing.T) {
+			if b, err := exec.Command(testenv.Tool(t, "setxkbmap"), "-layout", layout).CombinedOutput(); err != nil {
+				t.Fatalf("setxkbmap %s: %v %s", layout, err, b)
+			}
+			file := filepath.Join(t.TempDir(), "window.txt")
+			os.Setenv("TEXTWIN_DEBUG", "1")
+			win := testenv.Start(t, testenv.Build(t, "./internal/testenv/textwin"), "-out", file)
+			if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(file + ".ready"); return err == nil }) {
+				t.Fatalf("text window did not map: %s", win.Output())
+			}
+			start := time.Now()
+			if err := out.Insert(context.Background(), layoutSentence); err != nil {
+				t.Fatal(err)
+			}
+			typed := func() string { b, _ := os.ReadFile(file); return string(b) }
+			if !testenv.WaitFor(10*time.Second, func() bool { return typed() == layoutSentence }) {
+				t.Fatalf("%s: the window holds %q, want %q\n%s", layout, typed(), layoutSentence, win.Output())
+			}
+			t.Logf("%s: %d characters in %v", layout, len([]rune(layoutSentence)), time.Since(start).Round(time.Millisecond))
+			win.Stop()
+		})
+	}
+}
