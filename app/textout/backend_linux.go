@@ -121,7 +121,11 @@ func openClipboard() (clipboard, string, error) {
 			}
 		}
 		c, err := openSystemClipboard()
-		shared.clip, shared.name, shared.err = c, "X11", err
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.clip, shared.name = c, "X11"
 	})
 	return shared.clip, shared.name, shared.err
 }

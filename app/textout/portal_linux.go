@@ -130,8 +130,10 @@ func (p *portalKeyboard) prime() error {
 }
 
 // CanType: keysyms type only what the active layout holds; ASCII (and line breaks and
-// tabs) where the layout is known to hold it, or is not known at all.
+// tabs) where the layout is known to hold it, or is not known at all. The layout is read
+// again for each insertion: the user may have switched it.
 func (p *portalKeyboard) CanType(text string) bool {
+	p.keysyms = layoutKeysyms()
 	for _, r := range text {
 		if r == '\n' || r == '\t' {
 			continue
@@ -175,6 +177,12 @@ var evdevCodes = map[string]int32{"Control_L": 29, "Shift_L": 42, "Super_L": 125
 func (p *portalKeyboard) Chord(ctx context.Context, key string, mods ...string) error {
 	if err := p.prime(); err != nil {
 		return err
+	}
+	// A layout without Latin letters (Russian alone) has no V: Ctrl with V's key code is
+	// Ctrl+М there, which GTK does not take for paste (measured on mutter). Shift+Insert
+	// pastes the clipboard in GTK and Qt whatever the layout.
+	if key == "v" && len(mods) == 1 && p.keysyms != nil && !p.keysyms['v'] {
+		key, mods = "Insert", []string{"Shift_L"}
 	}
 	keys := append(append([]string(nil), mods...), key)
 	for _, k := range keys {

@@ -91,7 +91,10 @@ func (c *Conn) Call(ctx context.Context, method string, args ...any) (map[string
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case sig := <-c.Signals:
+		case sig, ok := <-c.Signals:
+			if !ok {
+				return nil, errors.New("the session bus connection ended")
+			}
 			if sig.Path != want || sig.Name != request+".Response" || len(sig.Body) < 2 {
 				continue
 			}

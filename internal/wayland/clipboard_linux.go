@@ -59,8 +59,7 @@ func NewClipboard(c *Conn) (*Clipboard, error) {
 	if cb.manager, err = c.Bind(mg, 1, nil); err != nil {
 		return nil, err
 	}
-	cb.device = c.NewID(cb.onDevice)
-	if err := c.Request(cb.manager, 1, Uint(cb.device), Uint(seat)); err != nil { // get_data_device(id, seat)
+	if cb.device, err = c.Create(cb.onDevice, cb.manager, 1, NewObject, Uint(seat)); err != nil { // get_data_device(id, seat)
 		return nil, err
 	}
 	// The device announces the current selection right away.
@@ -158,7 +157,12 @@ func (cb *Clipboard) Write(text string) (<-chan struct{}, error) {
 	replaced := make(chan struct{})
 	var once sync.Once
 	var source uint32
-	source = cb.c.NewID(func(e Event) {
+	var sourceMu sync.Mutex // source is set after Create returns; its handler reads it
+	sourceMu.Lock()
+	source, err := cb.c.Create(func(e Event) {
+		sourceMu.Lock()
+		id := source
+		sourceMu.Unlock()
 		switch e.Opcode {
 		case 0: // send(mime_type, fd): write the text and close
 			_ = e.String() // every type offered is text
@@ -174,11 +178,12 @@ func (cb *Clipboard) Write(text string) (<-chan struct{}, error) {
 			}()
 		case 1: // cancelled: another client's selection replaced this one
 			once.Do(func() { close(replaced) })
-			cb.c.Request(source, 1) // destroy
-			cb.c.Forget(source)
+			cb.c.Request(id, 1) // destroy
+			cb.c.Forget(id)
 		}
-	})
-	if err := cb.c.Request(cb.manager, 0, Uint(source)); err != nil { // create_data_source
+	}, cb.manager, 0, NewObject) // create_data_source
+	sourceMu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	for _, t := range textTypes {

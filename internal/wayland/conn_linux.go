@@ -34,7 +34,8 @@ type Global struct {
 type Conn struct {
 	sock *net.UnixConn
 
-	writeMu sync.Mutex
+	writeMu  sync.Mutex
+	createMu sync.Mutex // a new id and the request that creates it go out together (Create)
 
 	mu       sync.Mutex
 	nextID   uint32
@@ -82,19 +83,19 @@ func DialPath(path string) (*Conn, error) {
 	c := &Conn{sock: sock, nextID: 2, handlers: map[uint32]func(Event){}, closed: make(chan struct{})}
 	c.handlers[displayID] = c.onDisplay
 	go c.read()
-	registry := c.NewID(func(e Event) {
+	registry, err := c.Create(func(e Event) {
 		if e.Opcode == 0 { // global(name, interface, version)
 			g := Global{Name: e.Uint(), Interface: e.String(), Version: e.Uint()}
 			c.mu.Lock()
 			c.globals = append(c.globals, g)
 			c.mu.Unlock()
 		}
-	})
-	c.registry = registry
-	if err := c.Request(displayID, 1, Uint(registry)); err != nil { // get_registry
+	}, displayID, 1, NewObject) // get_registry
+	if err != nil {
 		c.Close()
 		return nil, err
 	}
+	c.registry = registry
 	if err := c.Roundtrip(); err != nil {
 		c.Close()
 		return nil, err
@@ -124,15 +125,32 @@ func (c *Conn) Find(iface string) (Global, bool) {
 // Bind makes an object of a global, at version (at most the global's), whose events go
 // to handler (nil: ignored).
 func (c *Conn) Bind(g Global, version uint32, handler func(Event)) (uint32, error) {
-	id := c.NewID(handler)
 	// wl_registry.bind(name, interface, version, new_id): an untyped new_id carries its
 	// interface and version.
-	err := c.Request(c.registry, 0, Uint(g.Name), String(g.Interface), Uint(min(version, g.Version)), Uint(id))
-	return id, err
+	return c.Create(handler, c.registry, 0, Uint(g.Name), String(g.Interface), Uint(min(version, g.Version)), NewObject)
 }
 
-// NewID allocates an object id whose events go to handler (nil: ignored).
-func (c *Conn) NewID(handler func(Event)) uint32 {
+// NewObject stands for the new object's id among Create's arguments.
+var NewObject = Arg{newObject: true}
+
+// Create sends a request that creates an object (its id where NewObject stands), whose
+// events go to handler (nil: ignored), and returns the id. Ids must reach the compositor
+// in the order they were allocated, so allocation and request go out together.
+func (c *Conn) Create(handler func(Event), object uint32, opcode uint16, args ...Arg) (uint32, error) {
+	c.createMu.Lock()
+	defer c.createMu.Unlock()
+	id := c.newID(handler)
+	args = append([]Arg(nil), args...)
+	for i, a := range args {
+		if a.newObject {
+			args[i] = Uint(id)
+		}
+	}
+	return id, c.Request(object, opcode, args...)
+}
+
+// newID allocates an object id whose events go to handler.
+func (c *Conn) newID(handler func(Event)) uint32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := c.nextID
@@ -153,8 +171,9 @@ func (c *Conn) Forget(id uint32) {
 
 // Arg is one request argument.
 type Arg struct {
-	word []byte
-	fd   int
+	word      []byte
+	fd        int
+	newObject bool
 }
 
 // Uint is a uint, object or new_id argument.
@@ -210,9 +229,9 @@ func (c *Conn) Request(object uint32, opcode uint16, args ...Arg) error {
 func (c *Conn) Roundtrip() error {
 	done := make(chan struct{})
 	var once sync.Once
-	cb := c.NewID(func(Event) { once.Do(func() { close(done) }) })
+	cb, err := c.Create(func(Event) { once.Do(func() { close(done) }) }, displayID, 0, NewObject) // sync
 	defer c.Forget(cb)
-	if err := c.Request(displayID, 0, Uint(cb)); err != nil { // sync
+	if err != nil {
 		return err
 	}
 	select {

@@ -46,9 +46,8 @@ func NewKeyboard(c *Conn) (*Keyboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyboard{c: c, id: c.NewID(nil), start: time.Now()}
-	// create_virtual_keyboard(seat, id)
-	if err := c.Request(manager, 0, Uint(seat), Uint(k.id)); err != nil {
+	k := &Keyboard{c: c, start: time.Now()}
+	if k.id, err = c.Create(nil, manager, 0, Uint(seat), NewObject); err != nil { // create_virtual_keyboard(seat, id)
 		return nil, err
 	}
 	// A keymap from the start: until it has one, the compositor does not count the device
