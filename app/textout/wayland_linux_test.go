@@ -2,6 +2,7 @@ package textout
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,27 @@ func TestE2EWaylandPasteRestoresClipboard(t *testing.T) {
 	out.Wait()
 	if got := sway.Run(t, "", "wl-paste", "--no-newline"); got != "OLD CLIPBOARD" {
 		t.Fatalf("clipboard holds %q after the paste, want the old content back", got)
+	}
+}
+
+// Where nothing may type (the clipboard backend; auto picks it on a compositor with no
+// virtual keyboard and no portal), the text is put on the clipboard and Insert says so.
+func TestE2EWaylandCopyOnly(t *testing.T) {
+	sway := testenv.StartSway(t, "us")
+	sway.Use(t)
+	out, err := New(Config{Mode: "type", Backend: "clipboard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	err = out.Insert(context.Background(), "Only copied.")
+	if !errors.Is(err, ErrCopiedOnly) {
+		t.Fatalf("Insert: %v", err)
+	}
+	if got := sway.Run(t, "", "wl-paste", "--no-newline"); got != "Only copied." {
+		t.Fatalf("clipboard holds %q", got)
+	}
+	if sway.Typed() != "" {
+		t.Fatalf("foot was typed %q", sway.Typed())
 	}
 }

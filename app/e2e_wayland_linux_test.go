@@ -1,0 +1,61 @@
+package app
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dictate-app/dictate/internal/testenv"
+)
+
+// The whole flow on Wayland, with no X server: Sway (no GlobalShortcuts portal, so the
+// compositor's key binding runs dictate ctl), PulseAudio as the microphone, the real
+// engine, and the words typed into foot through the virtual keyboard, on a German layout.
+func TestE2EWaylandDictation(t *testing.T) {
+	sway := testenv.StartSway(t, "de")
+	pulse := testenv.PulseAudio(t)
+	dir := t.TempDir()
+	const said = "Hello world, dictate this text."
+	history := filepath.Join(dir, "history.jsonl")
+	env := append(sway.Env(), "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent") // no portal
+	bin := testenv.Build(t, ".")
+	listener := testenv.StartWith(t, env, bin, "listen", "--model", testenv.SayingModel(t, said), "--history", history,
+		"--recordings", filepath.Join(dir, "recordings"), "--language", "en", "--sounds=false")
+	ready := listener.WaitLine(t, "ready:", 20*time.Second)
+	if !strings.Contains(ready, "dictate ctl press") || !strings.Contains(ready, "wayland") {
+		t.Fatalf("ready line %q", ready)
+	}
+	devices := exec.Command(bin, "devices")
+	devices.Env = env
+	if out, _ := devices.CombinedOutput(); !strings.Contains(string(out), "wayland: Wayland virtual keyboard") ||
+		!strings.Contains(string(out), "data_control") {
+		t.Errorf("dictate devices does not name the Wayland output:\n%s", out)
+	}
+	ctl := func(cmd string) string {
+		c := exec.Command(bin, "ctl", cmd)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("dictate ctl %s: %v: %s", cmd, err, out)
+		}
+		return string(out)
+	}
+	if got := ctl("press"); !strings.HasPrefix(got, "recording") {
+		t.Fatalf("ctl press: %q", got)
+	}
+	pulse.Play(t, testenv.Speak(t, dir, "Hello world, dictate this text."))
+	up := time.Now()
+	ctl("release")
+	shown := sway.WaitTyped(t, said)
+	t.Logf("key-up→text on Wayland: %d ms", shown.Sub(up).Milliseconds())
+	h, _ := OpenHistory(history)
+	recs, _, _ := h.Load(0)
+	if len(recs) != 1 || recs[0].Inserter != "wayland" || recs[0].Inserted != said {
+		t.Fatalf("history %+v", recs)
+	}
+	if got := ctl("status"); !strings.HasPrefix(got, "idle") || !strings.Contains(got, "wayland") {
+		t.Errorf("ctl status: %q", got)
+	}
+}
