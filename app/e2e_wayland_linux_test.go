@@ -51,7 +51,8 @@ func TestE2EWaylandDictation(t *testing.T) {
 	shown := sway.WaitTyped(t, said)
 	t.Logf("key-up→text on Wayland: %d ms", shown.Sub(up).Milliseconds())
 	h, _ := OpenHistory(history)
-	recs, _, _ := h.Load(0)
+	var recs []TakeRecord
+	testenv.WaitFor(10*time.Second, func() bool { recs, _, _ = h.Load(0); return len(recs) == 1 }) // kept after insertion
 	if len(recs) != 1 || recs[0].Inserter != "wayland" || recs[0].Inserted != said {
 		t.Fatalf("history %+v", recs)
 	}

@@ -45,8 +45,12 @@ func (m *mp3Source) Read(dst []float32) (int, error) {
 	n, err := io.ReadFull(m.d, m.buf[:want])
 	n -= n % 4
 	decodeSamples(dst, m.buf[:n], 2, false)
-	if err == io.ErrUnexpectedEOF || (err == io.EOF && n > 0) {
+	switch {
+	case err == io.ErrUnexpectedEOF || (err == io.EOF && n > 0):
 		err = nil
+	case err != nil && err != io.EOF:
+		// A bad frame after good ones (a layer II frame, measured by FuzzDecodeMP3).
+		err = fmt.Errorf("%w: MP3: %v", ErrCorrupt, err)
 	}
 	return n / 2, err
 }

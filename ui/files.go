@@ -40,7 +40,6 @@ type FilesPanel struct {
 	AddFiles *widget.Button // opens the picker: several files at once, from the keyboard too
 	lastDir  string         // the folder of the last file added
 	once     sync.Once
-	drawMu   sync.Mutex
 	closed   bool
 	ended    chan struct{} // closed when the worker has returned
 }
@@ -230,14 +229,9 @@ func (p *FilesPanel) update(job *FileJob, f func(*FileJob)) {
 	p.refresh()
 }
 
-// refresh redraws the list on the Fyne thread. Fyne's test driver runs fyne.Do on the
-// caller's goroutine, so the lock keeps the worker's and the caller's redraws apart there.
+// refresh redraws the list on the Fyne thread.
 func (p *FilesPanel) refresh() {
-	fyne.Do(func() {
-		p.drawMu.Lock()
-		defer p.drawMu.Unlock()
-		p.List.Refresh()
-	})
+	fyne.Do(p.List.Refresh)
 }
 
 // Cancel stops a queued or running file.

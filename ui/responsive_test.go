@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/dictate-app/dictate/app"
@@ -38,13 +39,12 @@ func TestE2EWindowAnswersWhileModelLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	opened := time.Now()
 	m := NewMainWindow(a, d)
 	defer m.Close()
-	// Each click is timed alone; settle then waits for the background work it started, since
-	// the test driver runs that work's fyne.Do on its own goroutine (the real driver queues
-	// it for the UI thread).
+	// Each click runs on the UI thread and is timed alone; settle then waits for the
+	// background work it started.
 	clicks := []struct {
 		name   string
 		do     func()
@@ -62,9 +62,12 @@ func TestE2EWindowAnswersWhileModelLoads(t *testing.T) {
 	}
 	var slowest time.Duration
 	for _, c := range clicks {
-		start := time.Now()
-		c.do()
-		took := time.Since(start)
+		var took time.Duration
+		fyne.DoAndWait(func() {
+			start := time.Now()
+			c.do()
+			took = time.Since(start)
+		})
 		slowest = max(slowest, took)
 		if c.settle != nil {
 			c.settle()
@@ -78,18 +81,22 @@ func TestE2EWindowAnswersWhileModelLoads(t *testing.T) {
 		t.Logf("%-22s %6.1f ms (model still loading)", c.name, float64(took.Microseconds())/1000)
 	}
 	m.Files.Close() // its worker's last redraw is done
-	if !strings.HasPrefix(m.Model.Text, "Loading distil-large-v3.bin") || !m.Toggle.Disabled() {
-		t.Errorf("while loading: status %q, Start enabled %v", m.Model.Text, !m.Toggle.Disabled())
-	}
+	fyne.DoAndWait(func() {
+		if !strings.HasPrefix(m.Model.Text, "Loading distil-large-v3.bin") || !m.Toggle.Disabled() {
+			t.Errorf("while loading: status %q, Start enabled %v", m.Model.Text, !m.Toggle.Disabled())
+		}
+	})
 	<-d.Loaded()
 	t.Logf("slowest answer %.1f ms; the model loaded %v after the window opened", float64(slowest.Microseconds())/1000, time.Since(opened).Round(time.Millisecond))
 	m.Settings.applying.Wait() // Apply waited for the load in the background, then reloaded the form
 	m.Settings.listing.wait()
-	m.Apply(app.Event{Kind: app.EventStatus})
-	if !d.CanDictate() || !strings.Contains(m.Model.Text, "hotkey F9") || m.Toggle.Disabled() {
-		t.Fatalf("after the load: can dictate %v, status %q, Start enabled %v", d.CanDictate(), m.Model.Text, !m.Toggle.Disabled())
-	}
-	if !strings.HasPrefix(m.Settings.Message.Text, "Applied") {
-		t.Errorf("Apply made during the load: %q", m.Settings.Message.Text)
-	}
+	fyne.DoAndWait(func() {
+		m.Apply(app.Event{Kind: app.EventStatus})
+		if !d.CanDictate() || !strings.Contains(m.Model.Text, "hotkey F9") || m.Toggle.Disabled() {
+			t.Errorf("after the load: can dictate %v, status %q, Start enabled %v", d.CanDictate(), m.Model.Text, !m.Toggle.Disabled())
+		}
+		if !strings.HasPrefix(m.Settings.Message.Text, "Applied") {
+			t.Errorf("Apply made during the load: %q", m.Settings.Message.Text)
+		}
+	})
 }

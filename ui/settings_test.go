@@ -35,7 +35,7 @@ func TestHotkeyCapture(t *testing.T) {
 		{"escape cancels", []fyne.KeyName{desktop.KeyControlLeft, fyne.KeyEscape}, nil, "ctrl+shift+space", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			test.NewTempApp(t)
+			newTestApp(t)
 			h := NewHotkeyCapture("ctrl+shift+space")
 			w := test.NewWindow(h)
 			defer w.Close()
@@ -66,7 +66,7 @@ func TestHotkeyCapture(t *testing.T) {
 }
 
 func newSettingsWindow(t *testing.T) (*fakeController, *SettingsScreen) {
-	test.NewTempApp(t)
+	newTestApp(t)
 	ctl := newFake()
 	ctl.settings.Replacements = []app.Replacement{{From: "smiley", To: "🙂"}}
 	s := NewSettingsScreen(ctl)
@@ -231,7 +231,7 @@ func TestSettingsScreenFasterCopy(t *testing.T) {
 }
 
 func TestTrayMenu(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	ctl := newFake()
 	m := NewMainWindow(a, ctl)
 	t.Cleanup(m.Close)
@@ -274,7 +274,7 @@ func TestTrayMenu(t *testing.T) {
 }
 
 func TestQuickTranscribeNotifies(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := test.NewTempApp(t) // AssertNotificationSent needs Fyne's own test app; nothing runs in the background here
 	m := NewMainWindow(a, newFake())
 	t.Cleanup(m.Close)
 	take := &app.TakeRecord{Time: time.Now(), Text: "Remember the milk.", Inserted: "Remember the milk.", Output: "clipboard"}
@@ -286,7 +286,7 @@ func TestQuickTranscribeNotifies(t *testing.T) {
 }
 
 func TestFirstRunDownloads(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	ctl := newFake()
 	ctl.needsModel = true
 	m := NewMainWindow(a, ctl)
@@ -328,7 +328,7 @@ func TestFirstRunDownloads(t *testing.T) {
 }
 
 func TestExportDialogSavesWhereChosen(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	ctl := newFake()
 	m := NewMainWindow(a, ctl)
 	t.Cleanup(m.Close)

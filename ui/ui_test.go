@@ -152,7 +152,7 @@ func newFake() *fakeController {
 }
 
 func TestMainWindowFollowsTheFlow(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	ctl := newFake()
 	m := NewMainWindow(a, ctl)
 	t.Cleanup(m.Close)
@@ -222,7 +222,7 @@ func waitJobs(t *testing.T, p *FilesPanel, n int) []FileJob {
 // Dropped files go through the real engine; a broken file shows its error and the queue
 // goes on; exports land next to the audio file.
 func TestFilesWithRealEngine(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	model, err := engine.Load(testenv.Model(t, "micro"), engine.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +299,7 @@ func TestFirstWordsKeepsCharactersWhole(t *testing.T) {
 // The Add files picker: folders first and audio files only, several ticked at once, a
 // subfolder opened and left again; what is added is queued.
 func TestAddFilesPicker(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	ctl := newFake()
 	started := make(chan string, 8)
 	ctl.transcribe = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {
@@ -357,7 +357,7 @@ func TestAddFilesPicker(t *testing.T) {
 }
 
 func TestFilesCancel(t *testing.T) {
-	a := test.NewTempApp(t)
+	a := newTestApp(t)
 	ctl := newFake()
 	started := make(chan struct{}, 1)
 	ctl.transcribe = func(ctx context.Context, path string, progress func(float64)) (app.Transcript, error) {

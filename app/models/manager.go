@@ -129,19 +129,10 @@ func (m *Manager) Download(ctx context.Context, name string, progress func(Progr
 		return Installed{}, err
 	}
 	for {
-		f := m.flight(name, e)
-		f.mu.Lock()
-		if f.stopped {
-			// Its last caller cancelled it: let it close its partial file, then resume from it.
-			f.mu.Unlock()
-			<-f.done
-			continue
+		f := m.join(name, e, progress)
+		if f == nil {
+			continue // its last caller cancelled it; a new one resumes from its partial file
 		}
-		f.waiters++
-		if progress != nil {
-			f.subs = append(f.subs, progress)
-		}
-		f.mu.Unlock()
 		select {
 		case <-f.done:
 			return f.res, f.err
@@ -164,28 +155,50 @@ func (m *Manager) Download(ctx context.Context, name string, progress func(Progr
 	}
 }
 
-// flight returns the running download of name, starting one if there is none.
-func (m *Manager) flight(name string, e Entry) *flight {
+// join adds a caller (and its progress) to the running download of name, starting one if
+// there is none; the caller is counted before the transfer starts, so no progress is
+// missed (a refused connection is reported within microseconds). It returns nil after
+// waiting for a download that every caller had left to end.
+func (m *Manager) join(name string, e Entry, progress func(Progress)) *flight {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.active == nil {
 		m.active = map[string]*flight{}
 	}
-	if f, ok := m.active[name]; ok {
-		return f
+	f, running := m.active[name]
+	var fctx context.Context
+	if !running {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithCancel(context.Background())
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		m.active[name] = f
 	}
-	fctx, cancel := context.WithCancel(context.Background())
-	f := &flight{done: make(chan struct{}), cancel: cancel}
-	m.active[name] = f
-	go func() {
-		f.res, f.err = m.download(fctx, e, f.report)
-		m.mu.Lock()
-		delete(m.active, name)
-		m.mu.Unlock()
-		cancel()
-		close(f.done)
-	}()
+	m.mu.Unlock()
+	if !running {
+		defer func() { go m.transfer(fctx, f, name, e) }() // once the caller is counted
+	}
+	f.mu.Lock()
+	if f.stopped {
+		// Its last caller cancelled it: let it close its partial file first.
+		f.mu.Unlock()
+		<-f.done
+		return nil
+	}
+	f.waiters++
+	if progress != nil {
+		f.subs = append(f.subs, progress)
+	}
+	f.mu.Unlock()
 	return f
+}
+
+// transfer runs a flight's download and ends it.
+func (m *Manager) transfer(ctx context.Context, f *flight, name string, e Entry) {
+	f.res, f.err = m.download(ctx, e, f.report)
+	m.mu.Lock()
+	delete(m.active, name)
+	m.mu.Unlock()
+	f.cancel()
+	close(f.done)
 }
 
 // permanentError ends the retries.

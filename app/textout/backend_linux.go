@@ -88,7 +88,7 @@ func openWithoutVirtualKeyboard(cfg Config) (Backend, keyboard, clipboard, error
 // shares it with Wayland applications (GNOME), else none.
 func waylandClipboard(conn *wayland.Conn) (clipboard, string) {
 	if c, err := wayland.NewClipboard(conn); err == nil {
-		return waylandClip{c}, "Wayland (" + c.Protocol + ")"
+		return waylandClip{c: c}, "Wayland (" + c.Protocol + ")" // conn belongs to the keyboard
 	}
 	if os.Getenv("DISPLAY") != "" {
 		if c, err := openSystemClipboard(); err == nil {
@@ -98,8 +98,36 @@ func waylandClipboard(conn *wayland.Conn) (clipboard, string) {
 	return nil, ""
 }
 
-// shared is the process's own clipboard connection for Copy: a Wayland clipboard is
-// served by the connection that set it, so it stays open.
+// openClipboard opens the session's clipboard on a connection of its own (the caller
+// closes it): data-control on Wayland, else the X11 one.
+func openClipboard() (clipboard, string, error) {
+	if os.Getenv("WAYLAND_DISPLAY") != "" {
+		conn, err := wayland.Dial()
+		if err == nil {
+			if c, ok := waylandDataControl(conn); ok {
+				return c, "Wayland (" + c.c.Protocol + ")", nil
+			}
+			conn.Close()
+		}
+	}
+	c, err := openSystemClipboard()
+	if err != nil {
+		return nil, "", err
+	}
+	return c, "X11", nil
+}
+
+// waylandDataControl is the data-control clipboard on conn, which it then owns.
+func waylandDataControl(conn *wayland.Conn) (waylandClip, bool) {
+	c, err := wayland.NewClipboard(conn)
+	if err != nil {
+		return waylandClip{}, false
+	}
+	return waylandClip{c: c, conn: conn}, true
+}
+
+// shared is the process's clipboard for Copy: a Wayland clipboard is served by the
+// connection that set it, so it stays open for the process.
 var shared struct {
 	once sync.Once
 	clip clipboard
@@ -107,26 +135,8 @@ var shared struct {
 	err  error
 }
 
-// openClipboard is the session's clipboard, for copying without a keyboard.
-func openClipboard() (clipboard, string, error) {
-	shared.once.Do(func() {
-		if os.Getenv("WAYLAND_DISPLAY") != "" {
-			conn, err := wayland.Dial()
-			if err == nil {
-				if c, name := waylandClipboard(conn); c != nil {
-					shared.clip, shared.name = c, name
-					return
-				}
-				conn.Close()
-			}
-		}
-		c, err := openSystemClipboard()
-		if err != nil {
-			shared.err = err
-			return
-		}
-		shared.clip, shared.name = c, "X11"
-	})
+func sharedClipboard() (clipboard, string, error) {
+	shared.once.Do(func() { shared.clip, shared.name, shared.err = openClipboard() })
 	return shared.clip, shared.name, shared.err
 }
 
@@ -156,8 +166,18 @@ func (w *waylandKeyboard) Chord(ctx context.Context, key string, mods ...string)
 }
 func (w *waylandKeyboard) Close() error { w.kb.Close(); return w.conn.Close() }
 
-// waylandClip adapts wayland.Clipboard (text only).
-type waylandClip struct{ c *wayland.Clipboard }
+// waylandClip adapts wayland.Clipboard (text only); conn, when set, is its own connection.
+type waylandClip struct {
+	c    *wayland.Clipboard
+	conn *wayland.Conn
+}
+
+func (w waylandClip) Close() error {
+	if w.conn == nil {
+		return nil
+	}
+	return w.conn.Close()
+}
 
 func (w waylandClip) Read(ctx context.Context) (Content, error) {
 	text, err := w.c.Read(ctx)

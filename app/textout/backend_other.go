@@ -41,4 +41,6 @@ func openClipboard() (clipboard, string, error) {
 	return c, "system", err
 }
 
+func sharedClipboard() (clipboard, string, error) { return openClipboard() }
+
 func focusedWindowClasses(string) []string { return nil }

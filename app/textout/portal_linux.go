@@ -44,7 +44,7 @@ type portalKeyboard struct {
 }
 
 func openPortal(cfg Config) (Backend, keyboard, clipboard, error) {
-	conn, err := portal.Connect(PortalBus)
+	conn, err := portal.Connect(PortalBus, clipboardPortal)
 	if err != nil {
 		return Backend{}, nil, nil, err
 	}
@@ -62,28 +62,35 @@ func openPortal(cfg Config) (Backend, keyboard, clipboard, error) {
 	if tokenPath == "" {
 		tokenPath = DefaultTokenPath()
 	}
-	kb, err := startPortal(conn, tokenPath)
+	kb, withClipboard, err := startPortal(conn, tokenPath)
 	if err != nil {
 		conn.Close()
 		return Backend{}, nil, nil, err
 	}
+	if withClipboard {
+		b.Clipboard = "RemoteDesktop portal"
+		return b, kb, newPortalClipboard(conn, kb.session), nil
+	}
+	// An older portal, or consent given before Dictate asked for the clipboard: the one
+	// XWayland shares, which reaches Wayland windows a moment after it is set.
 	clip, name, _ := openClipboard()
 	b.Clipboard = name
 	return b, kb, clip, nil
 }
 
-// startPortal opens the session: the first time the desktop asks the user, later runs
-// restore the token saved then and ask nothing.
-func startPortal(conn *portal.Conn, tokenPath string) (*portalKeyboard, error) {
+// startPortal opens the session, with the clipboard where the portal shares it (reported):
+// the first time the desktop asks the user, later runs restore the token saved then and
+// ask nothing.
+func startPortal(conn *portal.Conn, tokenPath string) (*portalKeyboard, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // the user may be answering
 	defer cancel()
 	res, err := conn.Call(ctx, remoteDesktop+".CreateSession", map[string]dbus.Variant{"session_handle_token": dbus.MakeVariant(portal.Token())})
 	if err != nil {
-		return nil, fmt.Errorf("RemoteDesktop portal: %w", err)
+		return nil, false, fmt.Errorf("RemoteDesktop portal: %w", err)
 	}
 	session, err := portal.SessionHandle(res)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	const keyboardDevice, persistUntilRevoked = uint32(1), uint32(2)
 	opts := map[string]dbus.Variant{"types": dbus.MakeVariant(keyboardDevice), "persist_mode": dbus.MakeVariant(persistUntilRevoked)}
@@ -91,21 +98,24 @@ func startPortal(conn *portal.Conn, tokenPath string) (*portalKeyboard, error) {
 		opts["restore_token"] = dbus.MakeVariant(strings.TrimSpace(string(tok)))
 	}
 	if _, err := conn.Call(ctx, remoteDesktop+".SelectDevices", session, opts); err != nil {
-		return nil, fmt.Errorf("RemoteDesktop portal: choosing the keyboard: %w", err)
+		return nil, false, fmt.Errorf("RemoteDesktop portal: choosing the keyboard: %w", err)
 	}
+	// The clipboard must be asked for before Start; a portal without it refuses the call.
+	askedClipboard := conn.Portal().CallWithContext(ctx, clipboardPortal+".RequestClipboard", 0, session, map[string]dbus.Variant{}).Err == nil
 	res, err = conn.Call(ctx, remoteDesktop+".Start", session, "", map[string]dbus.Variant{})
 	if err != nil {
-		return nil, fmt.Errorf("RemoteDesktop portal: %w", err)
+		return nil, false, fmt.Errorf("RemoteDesktop portal: %w", err)
 	}
 	if devices, _ := res["devices"].Value().(uint32); devices&keyboardDevice == 0 {
-		return nil, errors.New("RemoteDesktop portal: the keyboard was not granted")
+		return nil, false, errors.New("RemoteDesktop portal: the keyboard was not granted")
 	}
 	if tok, ok := res["restore_token"].Value().(string); ok && tok != "" {
 		if err := atomicfile.WriteBytes(tokenPath, 0o600, []byte(tok+"\n")); err != nil {
-			return nil, fmt.Errorf("keeping the RemoteDesktop consent: %w", err)
+			return nil, false, fmt.Errorf("keeping the RemoteDesktop consent: %w", err)
 		}
 	}
-	return &portalKeyboard{conn: conn, session: session, keysyms: layoutKeysyms()}, nil
+	clipboard, _ := res["clipboard_enabled"].Value().(bool)
+	return &portalKeyboard{conn: conn, session: session, keysyms: layoutKeysyms()}, askedClipboard && clipboard, nil
 }
 
 func (p *portalKeyboard) notify(method string, code int32, pressed bool) error {

@@ -16,8 +16,8 @@ import (
 // portal types. The first run asks the user (the test answers the portal's dialog through
 // AT-SPI: it turns on "Allow Remote Interaction" and clicks Share), keeps the restore
 // token at 0600, and types into a native GTK window (zenity's text view, read back through
-// AT-SPI): ASCII as keysyms, the rest pasted through the clipboard XWayland shares. A
-// second run restores the token and asks nothing.
+// AT-SPI): ASCII as keysyms, the rest pasted through the session's clipboard, with the
+// user's clipboard put back. A second run restores the token and asks nothing.
 // portalSession starts GNOME's session on layout, answers the portal's consent and opens
 // the GTK target: the inserter, what the target holds, and the restore token's path.
 func portalSession(t *testing.T, layout string) (*Inserter, func(want string), string) {
@@ -50,7 +50,7 @@ func portalSession(t *testing.T, layout string) (*Inserter, func(want string), s
 		t.Fatal(r.err)
 	}
 	out := r.out
-	if b := out.Backend(); b.Name != "portal" || !strings.HasPrefix(b.Clipboard, "X11") {
+	if b := out.Backend(); b.Name != "portal" || b.Clipboard != "RemoteDesktop portal" {
 		t.Fatalf("backend %v", b)
 	}
 	st, err := os.Stat(token)
@@ -87,13 +87,31 @@ func TestE2EWaylandPortal(t *testing.T) {
 	holds(text)
 	t.Logf("200 characters typed through the RemoteDesktop portal: %v", time.Since(start).Round(time.Millisecond))
 
-	// What no key of the layout types goes through the clipboard.
+	// What no key of the layout types goes through the clipboard, and what the user had
+	// copied (here in an X11 application) is put back.
+	user, err := openSystemClipboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kept = "copied by the user"
+	if _, err := user.Write(context.Background(), Content{Text: kept}); err != nil {
+		t.Fatal(err)
+	}
+	var seen Content
+	var readErr error
+	if !testenv.WaitFor(20*time.Second, func() bool { seen, readErr = out.clip.Read(context.Background()); return seen.Text == kept }) {
+		t.Fatalf("the portal does not see what an X11 application copied: it reads %q (%v)", seen.Text, readErr)
+	}
 	start = time.Now()
 	if err := out.Insert(context.Background(), layoutSentence); err != nil {
 		t.Fatal(err)
 	}
 	holds(text + layoutSentence)
 	t.Logf("the layout sentence pasted through the portal: %v", time.Since(start).Round(time.Millisecond))
+	out.Wait()
+	if c, err := user.Read(context.Background()); err != nil || c.Text != kept {
+		t.Fatalf("after the paste the X11 clipboard holds %q (%v), want %q back", c.Text, err, kept)
+	}
 	out.Close()
 
 	// The next start restores the consent: no dialog, nothing to answer.

@@ -266,7 +266,7 @@ func (i *Inserter) Close() error {
 // Copy puts text on the session's clipboard; the channel closes when something else
 // replaces it.
 func Copy(ctx context.Context, text string) (<-chan struct{}, error) {
-	clip, _, err := openClipboard()
+	clip, _, err := sharedClipboard()
 	if err != nil {
 		return nil, fmt.Errorf("clipboard unavailable: %w", err)
 	}

@@ -12,16 +12,20 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 	"github.com/jezek/xgb/xtest"
+
+	"github.com/dictate-app/dictate/internal/keysyms"
 )
 
 // xtestKeyboard types on X11 through XTest. Each insertion reads the keyboard map and the
 // active layout group afresh, so a layout switched while Dictate runs types right (a map
 // read once, as robotgo keeps it, typed "yz" for "zy" and Cyrillic for Latin after a
 // switch, measured by TestLayoutX11). A character on the group's first two levels is
-// typed with its key (and Shift); any other (AltGr levels, other scripts, emoji) goes
-// through a spare keycode mapped to its keysym in every group and level. Those mappings
-// are kept for later insertions and undone on Close: undoing one right after its key, as
-// xdotool does, loses the character in a client that reads the map late.
+// typed with its key (and Shift); keys are matched by the character they type, since
+// layouts name most letters by legacy keysyms (Cyrillic_zhe, not U+0436). Any other
+// character (AltGr levels, other scripts, emoji) goes through a spare keycode, two to a
+// key (the second with Shift), in every group. Those mappings are kept for later
+// insertions and undone on Close: undoing one right after its key, as xdotool does, loses
+// the character in a client that reads the map late.
 type xtestKeyboard struct {
 	mu      sync.Mutex
 	conn    *xgb.Conn
@@ -29,9 +33,9 @@ type xtestKeyboard struct {
 	min     xproto.Keycode
 	per     int
 	syms    []xproto.Keysym
-	spare   map[xproto.Keysym]xproto.Keycode // keysyms this keyboard mapped onto spare keys
-	used    map[xproto.Keycode]time.Time     // when each spare key was last pressed
-	xkbCode byte                             // the XKEYBOARD extension's major opcode, 0 without it
+	spare   map[rune]keyPress            // characters this keyboard mapped onto spare keys
+	used    map[xproto.Keycode]time.Time // when each spare key was last pressed
+	xkbCode byte                         // the XKEYBOARD extension's major opcode, 0 without it
 }
 
 func newXTestKeyboard() (*xtestKeyboard, error) {
@@ -44,7 +48,7 @@ func newXTestKeyboard() (*xtestKeyboard, error) {
 		return nil, fmt.Errorf("the X server has no XTEST extension: %w", err)
 	}
 	k := &xtestKeyboard{conn: conn, root: xproto.Setup(conn).DefaultScreen(conn).Root,
-		spare: map[xproto.Keysym]xproto.Keycode{}, used: map[xproto.Keycode]time.Time{}}
+		spare: map[rune]keyPress{}, used: map[xproto.Keycode]time.Time{}}
 	k.xkbCode = xkbUseExtension(conn)
 	return k, nil
 }
@@ -59,44 +63,45 @@ func (k *xtestKeyboard) refresh() error {
 	k.min, k.per, k.syms = setup.MinKeycode, int(m.KeysymsPerKeycode), m.Keysyms
 	// A new layout (setxkbmap, a switch in the desktop) replaces the whole map, the keys
 	// mapped here included.
-	for sym, kc := range k.spare {
-		if i := int(kc-k.min) * k.per; i >= len(k.syms) || k.syms[i] != sym {
-			delete(k.spare, sym)
+	for r, key := range k.spare {
+		i := int(key.kc-k.min) * k.per
+		if key.shifted {
+			i++
+		}
+		if i >= len(k.syms) {
+			delete(k.spare, r)
+			continue
+		}
+		if got, ok := keysyms.Rune(uint32(k.syms[i])); !ok || got != r {
+			delete(k.spare, r)
 		}
 	}
 	return nil
 }
 
-// x11Keysym is the keysym that types r: Latin-1 as itself, else the Unicode keysym.
-func x11Keysym(r rune) xproto.Keysym {
-	switch {
-	case r == '\n':
-		return 0xff0d // Return
-	case r == '\t':
-		return 0xff09 // Tab
-	case r >= 0x20 && r <= 0x7e, r >= 0xa0 && r <= 0xff:
-		return xproto.Keysym(r)
-	}
-	return xproto.Keysym(0x01000000 | r)
+// keyPress is the key that types a character, with Shift or without.
+type keyPress struct {
+	kc      xproto.Keycode
+	shifted bool
 }
 
-// find returns the key that types sym in group (its first two levels), and whether it
-// needs Shift. The core map lists group 1 levels 1–2, then group 2 levels 1–2, first.
-func (k *xtestKeyboard) find(sym xproto.Keysym, group int) (xproto.Keycode, bool, bool) {
+// layoutKeys maps each character the group's first two levels type to its key (the first
+// key, unshifted first). The core map lists group 1 levels 1–2, then group 2 levels 1–2.
+func (k *xtestKeyboard) layoutKeys(group int) map[rune]keyPress {
+	keys := map[rune]keyPress{}
 	col := 2 * group
 	if group > 1 || col+1 >= k.per {
-		return 0, false, false
+		return keys
 	}
-	for i := 0; (i+1)*k.per <= len(k.syms); i++ {
-		row := k.syms[i*k.per : (i+1)*k.per]
-		switch sym {
-		case row[col]:
-			return k.min + xproto.Keycode(i), false, true
-		case row[col+1]:
-			return k.min + xproto.Keycode(i), true, true
+	for level := range 2 {
+		for i := 0; (i+1)*k.per <= len(k.syms); i++ {
+			r, ok := keysyms.Rune(uint32(k.syms[i*k.per+col+level]))
+			if _, seen := keys[r]; ok && !seen {
+				keys[r] = keyPress{kc: k.min + xproto.Keycode(i), shifted: level == 1}
+			}
 		}
 	}
-	return 0, false, false
+	return keys
 }
 
 // findAnywhere returns a key that carries sym in any group or level (for shortcuts: Ctrl
@@ -113,26 +118,31 @@ func (k *xtestKeyboard) findAnywhere(sym xproto.Keysym) (xproto.Keycode, bool) {
 // reuseAfter is how long a spare key keeps its character after its press before it may be
 // remapped, and settle how long a new mapping is left before its key is pressed: a client
 // reads a changed map when it handles the change's event, and a key pressed before that
-// types nothing (measured on Xvfb with Xlib: the first press of a fresh key was lost).
+// types nothing (measured on Xvfb with Xlib: the first press of a fresh key was lost after
+// 30 ms, and once after 50 ms with the machine's two cores busy with other tests). A
+// client that is behind reads the map when it reaches the press, so a key remapped before
+// then types the new character or nothing: with 150 ms the busy test window lost a 'u'
+// whose key went to another letter. Reuse happens only when one insertion needs more
+// characters than there are spare keys (15 on Xvfb's evdev map), so it may wait longer.
 const (
-	reuseAfter = 50 * time.Millisecond
-	settle     = 50 * time.Millisecond
+	reuseAfter = 500 * time.Millisecond
+	settle     = 150 * time.Millisecond
 )
 
-// mapSpare gives each keysym of syms a key of its own, in every group and level: keys this
-// keyboard mapped before are kept, empty keys are taken next (from the top: the keys real
-// keyboards lack), then keys this keyboard mapped for keysyms not in syms, oldest first.
-// It maps what it can and returns the keysyms left over.
-func (k *xtestKeyboard) mapSpare(syms []xproto.Keysym) ([]xproto.Keysym, error) {
-	need := map[xproto.Keysym]bool{}
-	for _, s := range syms {
-		need[s] = true
+// mapSpare gives each character of chars a spare key, two to a key: characters this
+// keyboard mapped before keep theirs, empty keys are taken next (from the top: the keys
+// real keyboards lack), then keys this keyboard mapped for characters not in chars, oldest
+// first. It maps what it can and returns the characters left over.
+func (k *xtestKeyboard) mapSpare(chars []rune) ([]rune, error) {
+	need := map[rune]bool{}
+	for _, r := range chars {
+		need[r] = true
+	}
+	mine := map[xproto.Keycode][]rune{}
+	for r, key := range k.spare {
+		mine[key.kc] = append(mine[key.kc], r)
 	}
 	var free []xproto.Keycode
-	mine := map[xproto.Keycode]xproto.Keysym{}
-	for s, kc := range k.spare {
-		mine[kc] = s
-	}
 	for i := len(k.syms)/k.per - 1; i >= 0; i-- {
 		kc := k.min + xproto.Keycode(i)
 		if _, taken := mine[kc]; !taken && empty(k.syms[i*k.per:(i+1)*k.per]) {
@@ -140,37 +150,40 @@ func (k *xtestKeyboard) mapSpare(syms []xproto.Keysym) ([]xproto.Keysym, error) 
 		}
 	}
 	var reusable []xproto.Keycode
-	for kc, s := range mine {
-		if !need[s] {
+	for kc, rs := range mine {
+		if !slices.ContainsFunc(rs, func(r rune) bool { return need[r] }) {
 			reusable = append(reusable, kc)
 		}
 	}
 	slices.SortFunc(reusable, func(a, b xproto.Keycode) int { return k.used[a].Compare(k.used[b]) })
-	free = append(free, reusable...)
-	var left []xproto.Keysym
+	var todo []rune
+	for _, r := range chars {
+		if _, ok := k.spare[r]; !ok {
+			todo = append(todo, r)
+		}
+	}
 	type assignment struct {
-		sym xproto.Keysym
-		kc  xproto.Keycode
+		kc    xproto.Keycode
+		chars []rune // one or two: the second on the Shift level
 	}
 	var plan []assignment
 	var wait time.Duration
 	var cleared []xproto.Keycode
-	for _, sym := range syms {
-		if _, ok := k.spare[sym]; ok {
-			continue
-		}
-		if len(free) == 0 {
-			left = append(left, sym)
-			continue
-		}
-		kc := free[0]
-		free = free[1:]
-		if old, ok := mine[kc]; ok {
-			delete(k.spare, old)
+	for len(todo) > 0 && len(free)+len(reusable) > 0 {
+		var kc xproto.Keycode
+		if len(free) > 0 {
+			kc, free = free[0], free[1:]
+		} else {
+			kc, reusable = reusable[0], reusable[1:]
+			for _, old := range mine[kc] {
+				delete(k.spare, old)
+			}
 			wait = max(wait, time.Until(k.used[kc].Add(reuseAfter)))
 			cleared = append(cleared, kc)
 		}
-		plan = append(plan, assignment{sym, kc})
+		n := min(2, len(todo))
+		plan = append(plan, assignment{kc, todo[:n]})
+		todo = todo[n:]
 	}
 	// A key that changes from one character straight to another keeps the first in the
 	// client's eyes (measured: Xlib with XKB read the old keysym); emptied first, it reads
@@ -187,23 +200,31 @@ func (k *xtestKeyboard) mapSpare(syms []xproto.Keysym) ([]xproto.Keysym, error) 
 		}
 		time.Sleep(settle)
 	}
-	mapped := false
 	for _, a := range plan {
+		// Every group gets the pair, so the key types it whichever group is active.
+		lo, hi := xproto.Keysym(keysyms.Of(a.chars[0])), xproto.Keysym(keysyms.Of(a.chars[len(a.chars)-1]))
 		row := make([]xproto.Keysym, k.per)
 		for j := range row {
-			row[j] = a.sym
+			row[j] = lo
+			if j%2 == 1 {
+				row[j] = hi
+			}
 		}
 		if err := xproto.ChangeKeyboardMappingChecked(k.conn, 1, a.kc, byte(k.per), row).Check(); err != nil {
 			return nil, err
 		}
-		k.spare[a.sym] = a.kc
+		for level, r := range a.chars {
+			k.spare[r] = keyPress{kc: a.kc, shifted: level == 1}
+		}
 		copy(k.syms[int(a.kc-k.min)*k.per:], row)
-		mapped = true
 	}
-	if mapped {
+	if len(plan) > 0 {
+		if err := k.sync(); err != nil {
+			return nil, err
+		}
 		time.Sleep(settle)
 	}
-	return left, nil
+	return todo, nil
 }
 
 func empty(row []xproto.Keysym) bool {
@@ -246,11 +267,11 @@ func (k *xtestKeyboard) Type(ctx context.Context, text string) error {
 	for len(runes) > 0 {
 		// The characters the layout lacks get spare keys, as many at a time as there are
 		// keys to spare; the text is typed up to the first that found none.
-		var missing []xproto.Keysym
+		keys := k.layoutKeys(group)
+		var missing []rune
 		for _, r := range runes {
-			sym := x11Keysym(r)
-			if _, _, ok := k.find(sym, group); !ok && !slices.Contains(missing, sym) {
-				missing = append(missing, sym)
+			if _, ok := keys[r]; !ok && !slices.Contains(missing, r) {
+				missing = append(missing, r)
 			}
 		}
 		left, err := k.mapSpare(missing)
@@ -260,25 +281,25 @@ func (k *xtestKeyboard) Type(ctx context.Context, text string) error {
 		if len(left) == len(missing) && len(missing) > 0 {
 			return errors.New("this keyboard map has no key to spare for another character")
 		}
+		keys = k.layoutKeys(group)
 		n := 0
 		for ; n < len(runes); n++ {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			sym := x11Keysym(runes[n])
-			kc, shifted, ok := k.find(sym, group)
+			key, ok := keys[runes[n]]
 			if !ok {
-				if kc, ok = k.spare[sym]; !ok {
-					break // its key comes with the next round
-				}
-				k.used[kc] = time.Now()
+				break // its key comes with the next round
 			}
-			if shifted {
+			if _, spare := k.spare[runes[n]]; spare {
+				k.used[key.kc] = time.Now()
+			}
+			if key.shifted {
 				k.send(shift, true)
 			}
-			k.send(kc, true)
-			k.send(kc, false)
-			if shifted {
+			k.send(key.kc, true)
+			k.send(key.kc, false)
+			if key.shifted {
 				k.send(shift, false)
 			}
 		}
@@ -328,8 +349,8 @@ func (k *xtestKeyboard) Close() error {
 	defer k.mu.Unlock()
 	if len(k.spare) > 0 {
 		time.Sleep(100 * time.Millisecond) // clients read the map of the last keys first
-		for _, kc := range k.spare {
-			xproto.ChangeKeyboardMapping(k.conn, 1, kc, byte(k.per), make([]xproto.Keysym, k.per))
+		for _, key := range k.spare {
+			xproto.ChangeKeyboardMapping(k.conn, 1, key.kc, byte(k.per), make([]xproto.Keysym, k.per))
 		}
 		k.sync()
 	}

@@ -340,3 +340,21 @@ func StopHosts() {
 	}
 	hosts.procs, hosts.dirs, hosts.display, hosts.pulse, hosts.builds = nil, nil, "", nil, nil
 }
+
+// logBuffer collects a process's output while tests read it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

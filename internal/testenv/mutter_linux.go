@@ -109,7 +109,7 @@ func StartMutter(t testing.TB, layout string) *Mutter {
 	systemBus := strings.TrimSpace(sysLine)
 	serveLocale(t, systemBus, layout)
 
-	var mlog strings.Builder
+	var mlog logBuffer
 	mut := exec.CommandContext(ctx, "mutter", "--headless", "--wayland", "--virtual-monitor", "1024x768")
 	mut.Env = append(base, "DBUS_SYSTEM_BUS_ADDRESS="+systemBus)
 	mut.Stdout, mut.Stderr = &mlog, &mlog

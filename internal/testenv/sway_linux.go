@@ -62,7 +62,7 @@ func StartSway(t testing.TB, layout string) *Sway {
 	if os.Getuid() != 0 {
 		s.cmd.SysProcAttr = nil
 	}
-	var log strings.Builder
+	var log logBuffer
 	s.cmd.Stdout, s.cmd.Stderr = &log, &log
 	if err := s.cmd.Start(); err != nil {
 		cancel()

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,46 +66,44 @@ var (
 // Model returns the path of a generated model of the preset, made once per test binary.
 func Model(t testing.TB, preset string) string {
 	t.Helper()
-	modelsMu.Lock()
-	defer modelsMu.Unlock()
-	if p, ok := models[preset]; ok {
-		return p
-	}
-	if modelDir == "" {
-		d, err := os.MkdirTemp("", "dictate-models-")
-		if err != nil {
-			t.Fatal(err)
+	return generated(t, preset, preset+".bin", func(path string) {
+		p, ok := engine.PresetByName(preset)
+		if !ok {
+			t.Fatalf("no preset %q", preset)
 		}
-		modelDir = d
-	}
-	p, ok := engine.PresetByName(preset)
-	if !ok {
-		t.Fatalf("no preset %q", preset)
-	}
-	path := filepath.Join(modelDir, preset+".bin")
-	if preset == "micro" {
-		if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1}); err != nil {
-			t.Fatal(err)
+		if preset == "micro" {
+			if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1}); err != nil {
+				t.Fatal(err)
+			}
+			return
 		}
-	} else {
 		// Larger models through the app's own command: a race-instrumented test binary takes
 		// minutes to write a gigabyte of weights, the plain build seconds.
 		bin := Build(t, ".")
 		if out, err := exec.Command(bin, "dev", "gen-model", "--arch", preset, "--type", "f16", "--seed", "1", path).CombinedOutput(); err != nil {
 			t.Fatalf("gen-model %s: %v\n%s", preset, err, out)
 		}
-	}
-	models[preset] = path
-	return path
+	})
 }
 
 // SayingModel returns a generated micro model that says sentence whatever it hears
 // (engine.GenerateOptions.Say), made once per test binary: for tests that check words.
 func SayingModel(t testing.TB, sentence string) string {
 	t.Helper()
+	return generated(t, "say:"+sentence, fmt.Sprintf("say-%08x.bin", crc32.ChecksumIEEE([]byte(sentence))), func(path string) {
+		p, _ := engine.PresetByName("micro")
+		if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1, Say: sentence}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// generated returns the model made for key, making it as file with create(path) the first
+// time. The file name shows in the model's status and transcripts, which tests read.
+func generated(t testing.TB, key, file string, create func(path string)) string {
+	t.Helper()
 	modelsMu.Lock()
 	defer modelsMu.Unlock()
-	key := "say:" + sentence
 	if p, ok := models[key]; ok {
 		return p
 	}
@@ -115,11 +114,8 @@ func SayingModel(t testing.TB, sentence string) string {
 		}
 		modelDir = d
 	}
-	p, _ := engine.PresetByName("micro")
-	path := filepath.Join(modelDir, fmt.Sprintf("say-%d.bin", len(models)))
-	if err := engine.GenerateModelFile(path, p, engine.GenerateOptions{Type: engine.F16, Seed: 1, Say: sentence}); err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(modelDir, file)
+	create(path)
 	models[key] = path
 	return path
 }

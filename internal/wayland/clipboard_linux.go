@@ -47,18 +47,12 @@ func NewClipboard(c *Conn) (*Clipboard, error) {
 	if !found {
 		return nil, ErrNoDataControl
 	}
-	sg, ok := c.Find("wl_seat")
-	if !ok {
-		return nil, errors.New("the compositor has no seat")
-	}
-	seat, err := c.Bind(sg, 1, nil)
+	cb := &Clipboard{c: c, Protocol: mg.Interface, offers: map[uint32][]string{}}
+	manager, seat, err := c.bindWithSeat(mg)
 	if err != nil {
 		return nil, err
 	}
-	cb := &Clipboard{c: c, Protocol: mg.Interface, offers: map[uint32][]string{}}
-	if cb.manager, err = c.Bind(mg, 1, nil); err != nil {
-		return nil, err
-	}
+	cb.manager = manager
 	if cb.device, err = c.Create(cb.onDevice, cb.manager, 1, NewObject, Uint(seat)); err != nil { // get_data_device(id, seat)
 		return nil, err
 	}

@@ -130,6 +130,20 @@ func (c *Conn) Bind(g Global, version uint32, handler func(Event)) (uint32, erro
 	return c.Create(handler, c.registry, 0, Uint(g.Name), String(g.Interface), Uint(min(version, g.Version)), NewObject)
 }
 
+// bindWithSeat binds a manager global and the first seat, which the managers that act for a
+// seat (virtual keyboards, data control) are asked for objects on.
+func (c *Conn) bindWithSeat(manager Global) (managerID, seat uint32, err error) {
+	sg, ok := c.Find("wl_seat")
+	if !ok {
+		return 0, 0, errors.New("the compositor has no seat")
+	}
+	if seat, err = c.Bind(sg, 1, nil); err != nil {
+		return 0, 0, err
+	}
+	managerID, err = c.Bind(manager, 1, nil)
+	return managerID, seat, err
+}
+
 // NewObject stands for the new object's id among Create's arguments.
 var NewObject = Arg{newObject: true}
 

@@ -34,15 +34,7 @@ func NewKeyboard(c *Conn) (*Keyboard, error) {
 	if !ok {
 		return nil, ErrNoVirtualKeyboard
 	}
-	sg, ok := c.Find("wl_seat")
-	if !ok {
-		return nil, errors.New("the compositor has no seat")
-	}
-	seat, err := c.Bind(sg, 1, nil)
-	if err != nil {
-		return nil, err
-	}
-	manager, err := c.Bind(mg, 1, nil)
+	manager, seat, err := c.bindWithSeat(mg)
 	if err != nil {
 		return nil, err
 	}

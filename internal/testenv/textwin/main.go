@@ -21,6 +21,7 @@ typedef struct {
 	int kind;      // 0 none, 1 text, 2 paste request, 3 pasted text, 4 mapped
 	unsigned int codepoint;
 	unsigned long keysym;
+	unsigned int keycode;
 	char *data;    // kind 3: the pasted bytes (malloc'd)
 	int len;
 } tw_event;
@@ -75,6 +76,7 @@ static tw_event tw_next(int terminal) {
 			break;
 		}
 		out.keysym = sym;
+		out.keycode = ev.xkey.keycode;
 		out.codepoint = xkb_keysym_to_utf32(sym);
 		out.kind = 1;
 		break;
@@ -138,6 +140,8 @@ func main() {
 		case 4:
 			os.WriteFile(*out+".ready", nil, 0o644)
 		case 1:
+			// The failing test prints this log: which key came and what it read as.
+			log.Printf("key %d: keysym %#x", e.keycode, e.keysym)
 			switch {
 			case e.keysym == keyReturn:
 				text = append(text, '\n')
