@@ -4,6 +4,7 @@
 package hotkey
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,6 +32,16 @@ type Spec struct {
 type Event struct {
 	Down bool
 	At   time.Time
+}
+
+// deliver hands e to the listener's channel, or gives up when ctx ends (reported false).
+func deliver(ctx context.Context, out chan<- Event, e Event) bool {
+	select {
+	case out <- e:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // ErrTaken is returned when another program already holds the hotkey.

@@ -25,18 +25,15 @@ func Listen(ctx context.Context, spec Spec, opts Options) (<-chan Event, error) 
 		defer close(out)
 		defer hk.Unregister()
 		for {
-			var e Event
+			var down bool
 			select {
 			case <-ctx.Done():
 				return
 			case <-hk.Keydown():
-				e.Down = true
+				down = true
 			case <-hk.Keyup():
 			}
-			e.At = time.Now()
-			select {
-			case out <- e:
-			case <-ctx.Done():
+			if !deliver(ctx, out, Event{Down: down, At: time.Now()}) {
 				return
 			}
 		}

@@ -80,7 +80,7 @@ func listenPortal(ctx context.Context, spec Spec) (<-chan Event, error) {
 	go func() {
 		defer close(out)
 		defer func() {
-			conn.Object(portal.Bus, session).Call("org.freedesktop.portal.Session.Close", 0)
+			conn.CloseSession(session)
 			conn.Close()
 		}()
 		for {
@@ -94,18 +94,15 @@ func listenPortal(ctx context.Context, spec Spec) (<-chan Event, error) {
 				if len(sig.Body) < 2 || sig.Body[1] != shortcutID {
 					continue
 				}
-				var e Event
+				var down bool
 				switch sig.Name {
 				case portalShortcuts + ".Activated":
-					e.Down = true
+					down = true
 				case portalShortcuts + ".Deactivated":
 				default:
 					continue
 				}
-				e.At = time.Now()
-				select {
-				case out <- e:
-				case <-ctx.Done():
+				if !deliver(ctx, out, Event{Down: down, At: time.Now()}) {
 					return
 				}
 			}

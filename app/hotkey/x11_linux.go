@@ -132,12 +132,6 @@ func listenX11(ctx context.Context, spec Spec) (<-chan Event, error) {
 		var pendingAt time.Time
 		var flush <-chan time.Time
 		down := false
-		send := func(e Event) {
-			select {
-			case out <- e:
-			case <-ctx.Done():
-			}
-		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -146,7 +140,7 @@ func listenX11(ctx context.Context, spec Spec) (<-chan Event, error) {
 				flush = nil
 				pendingUp = nil
 				down = false
-				send(Event{Down: false, At: pendingAt})
+				deliver(ctx, out, Event{Down: false, At: pendingAt})
 			case ev, ok := <-raw:
 				if !ok {
 					return
@@ -164,7 +158,7 @@ func listenX11(ctx context.Context, spec Spec) (<-chan Event, error) {
 						continue
 					}
 					down = true
-					send(Event{Down: true, At: time.Now()})
+					deliver(ctx, out, Event{Down: true, At: time.Now()})
 				case xproto.KeyReleaseEvent:
 					if !isOurs[e.Detail] || !down {
 						continue

@@ -87,8 +87,9 @@ func openWithoutVirtualKeyboard(cfg Config) (Backend, keyboard, clipboard, error
 // waylandClipboard is the data-control clipboard on conn, else the X11 one where XWayland
 // shares it with Wayland applications (GNOME), else none.
 func waylandClipboard(conn *wayland.Conn) (clipboard, string) {
-	if c, err := wayland.NewClipboard(conn); err == nil {
-		return waylandClip{c: c}, "Wayland (" + c.Protocol + ")" // conn belongs to the keyboard
+	if c, ok := waylandDataControl(conn); ok {
+		c.conn = nil // conn belongs to the keyboard
+		return c, c.name()
 	}
 	if os.Getenv("DISPLAY") != "" {
 		if c, err := openSystemClipboard(); err == nil {
@@ -105,7 +106,7 @@ func openClipboard() (clipboard, string, error) {
 		conn, err := wayland.Dial()
 		if err == nil {
 			if c, ok := waylandDataControl(conn); ok {
-				return c, "Wayland (" + c.c.Protocol + ")", nil
+				return c, c.name(), nil
 			}
 			conn.Close()
 		}
@@ -140,20 +141,6 @@ func sharedClipboard() (clipboard, string, error) {
 	return shared.clip, shared.name, shared.err
 }
 
-// Detect says what a session would use for backend ("auto" or one of Backends), without
-// keeping it.
-func Detect(backend string) Backend {
-	if backend == "" {
-		backend = "auto"
-	}
-	b, kb, clip, err := open(Config{Backend: backend, TokenPath: detectOnly})
-	if err != nil {
-		return Backend{Name: "none", Keyboard: "none", Why: err.Error()}
-	}
-	closeAll(kb, clip)
-	return b
-}
-
 // waylandKeyboard adapts wayland.Keyboard, and owns the connection.
 type waylandKeyboard struct {
 	kb   *wayland.Keyboard
@@ -171,6 +158,8 @@ type waylandClip struct {
 	c    *wayland.Clipboard
 	conn *wayland.Conn
 }
+
+func (w waylandClip) name() string { return "Wayland (" + w.c.Protocol + ")" }
 
 func (w waylandClip) Close() error {
 	if w.conn == nil {

@@ -26,16 +26,6 @@ func open(cfg Config) (Backend, keyboard, clipboard, error) {
 	return b, newSystemKeyboard(int(cfg.TypeDelay.Milliseconds())), clip, nil
 }
 
-// Detect says what a session would use.
-func Detect(backend string) Backend {
-	b, kb, clip, err := open(Config{Backend: backend})
-	if err != nil {
-		return Backend{Name: "none", Keyboard: "none", Why: err.Error()}
-	}
-	closeAll(kb, clip)
-	return b
-}
-
 func openClipboard() (clipboard, string, error) {
 	c, err := openSystemClipboard()
 	return c, "system", err

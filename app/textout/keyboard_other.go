@@ -12,8 +12,8 @@ import (
 // systemKeyboard types through robotgo: the system's own APIs on macOS and Windows.
 type systemKeyboard struct{}
 
-func newSystemKeyboard(delay int) systemKeyboard {
-	setTypeDelay(delay)
+func newSystemKeyboard(delayMS int) systemKeyboard {
+	robotgo.KeySleep = delayMS // the pause after each typed character
 	return systemKeyboard{}
 }
 

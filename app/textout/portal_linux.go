@@ -20,10 +20,6 @@ import (
 
 const remoteDesktop = "org.freedesktop.portal.RemoteDesktop"
 
-// detectOnly as Config.TokenPath: check that the portal is there, start no session (which
-// would ask the user).
-const detectOnly = "\x00detect"
-
 // PortalBus lets tests point the portal client at another bus; nil is the session bus.
 var PortalBus func() (*dbus.Conn, error)
 
@@ -123,7 +119,7 @@ func (p *portalKeyboard) notify(method string, code int32, pressed bool) error {
 	if pressed {
 		state = 1
 	}
-	return p.conn.Object(portal.Bus, portal.Path).Call(remoteDesktop+"."+method, 0, p.session, map[string]dbus.Variant{}, code, state).Err
+	return p.conn.Portal().Call(remoteDesktop+"."+method, 0, p.session, map[string]dbus.Variant{}, code, state).Err
 }
 
 // prime sends a lone Shift first: GNOME drops the first key event of a new remote desktop
@@ -209,7 +205,7 @@ func (p *portalKeyboard) Chord(ctx context.Context, key string, mods ...string) 
 }
 
 func (p *portalKeyboard) Close() error {
-	p.conn.Object(portal.Bus, p.session).Call("org.freedesktop.portal.Session.Close", 0)
+	p.conn.CloseSession(p.session)
 	return p.conn.Close()
 }
 

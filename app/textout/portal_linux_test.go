@@ -94,13 +94,27 @@ func TestE2EWaylandPortal(t *testing.T) {
 		t.Fatal(err)
 	}
 	const kept = "copied by the user"
-	if _, err := user.Write(context.Background(), Content{Text: kept}); err != nil {
-		t.Fatal(err)
-	}
+	// mutter now and then never announces an X11 copy (measured once in three full runs:
+	// no owner change within 20 s), as if it missed the X server's notice; a user copies
+	// again, and so does the test, every 5 s.
 	var seen Content
 	var readErr error
-	if !testenv.WaitFor(20*time.Second, func() bool { seen, readErr = out.clip.Read(context.Background()); return seen.Text == kept }) {
-		t.Fatalf("the portal does not see what an X11 application copied: it reads %q (%v)", seen.Text, readErr)
+	var copied time.Time
+	copies := 0
+	if !testenv.WaitFor(20*time.Second, func() bool {
+		if time.Since(copied) > 5*time.Second {
+			if _, err := user.Write(context.Background(), Content{Text: kept}); err != nil {
+				t.Fatal(err)
+			}
+			copied, copies = time.Now(), copies+1
+		}
+		seen, readErr = out.clip.Read(context.Background())
+		return seen.Text == kept
+	}) {
+		t.Fatalf("the portal does not see what an X11 application copied (%d times): it reads %q (%v)", copies, seen.Text, readErr)
+	}
+	if copies > 1 {
+		t.Logf("mutter saw the X11 copy only after %d copies", copies)
 	}
 	start = time.Now()
 	if err := out.Insert(context.Background(), layoutSentence); err != nil {

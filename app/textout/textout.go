@@ -38,9 +38,9 @@ type Config struct {
 	TerminalClasses []string      // default DefaultTerminalClasses
 	PasteChord      string        // one of PasteChords; "" or "auto" picks per window
 	RestoreDelay    time.Duration // paste: how long the pasted text stays on the clipboard (default 500 ms)
-	// TypeDelay is the pause after each typed character on X11 (default 3 ms; robotgo's
-	// 10 ms made a sentence take over a second). Raise it for applications that drop
-	// characters.
+	// TypeDelay is the pause after each typed character where robotgo types (macOS,
+	// Windows; default 3 ms, robotgo's 10 ms made a sentence take over a second). Raise it
+	// for applications that drop characters. Linux's keyboards send keys without pauses.
 	TypeDelay time.Duration
 	// TokenPath keeps the RemoteDesktop portal's restore token, so the user consents once
 	// (default $XDG_STATE_HOME/dictate/remote-desktop-token).

@@ -61,6 +61,11 @@ func (c *Conn) Close() error {
 // Portal is the portal's object.
 func (c *Conn) Portal() dbus.BusObject { return c.Object(Bus, Path) }
 
+// CloseSession ends a portal session (its shortcuts, its remote control).
+func (c *Conn) CloseSession(session dbus.ObjectPath) {
+	c.Object(Bus, session).Call("org.freedesktop.portal.Session.Close", 0)
+}
+
 // Token is a fresh handle or session token.
 func Token() string { return fmt.Sprintf("dictate%d", rand.Uint32()) }
 
