@@ -337,9 +337,11 @@ func TestE2EShortReplyIsTyped(t *testing.T) {
 	e.waitWindow("Thank you.")
 
 	const rate = 48000
-	click := make([]float32, rate/2) // 200 ms of a loud buzz, then quiet
-	for i := range rate / 5 {
-		click[i] = float32(0.3 * math.Sin(2*math.Pi*120*float64(i)/rate))
+	// 220 ms of a loud buzz between quiet: over the gate's 150 ms, under the 300 ms of
+	// voice a reply has. The quiet lead keeps the buzz whole when playback starts late.
+	click := make([]float32, rate*9/10)
+	for i := range rate * 22 / 100 {
+		click[rate*3/10+i] = float32(0.3 * math.Sin(2*math.Pi*120*float64(i)/rate))
 	}
 	var buf bytes.Buffer
 	if err := audio.WriteWAV(&buf, click, rate, 1); err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,10 +42,10 @@ func NewWitness(t testing.TB, socket string) *Witness {
 		}
 		return id
 	}
-	var wmBase uint32
-	wmBase = bind("xdg_wm_base", 1, func(e wayland.Event) {
+	// Handlers name their object by e.Object: an event can arrive before Bind returns the id.
+	wmBase := bind("xdg_wm_base", 1, func(e wayland.Event) {
 		if e.Opcode == 0 { // ping(serial)
-			c.Request(wmBase, 3, wayland.Uint(e.Uint())) // pong
+			c.Request(e.Object, 3, wayland.Uint(e.Uint())) // pong
 		}
 	})
 	compositor := bind("wl_compositor", 4, nil)
@@ -66,11 +65,10 @@ func NewWitness(t testing.TB, socket string) *Witness {
 	}
 	// The keyboard is asked for once the seat has one (headless compositors have none
 	// until a virtual keyboard exists; asking before is a protocol error to mutter).
-	var seat uint32
 	var once sync.Once
-	seat = bind("wl_seat", 1, func(e wayland.Event) {
+	bind("wl_seat", 1, func(e wayland.Event) {
 		if e.Opcode == 0 && e.Uint()&2 != 0 { // capabilities: keyboard
-			once.Do(func() { c.Create(keyboardEvents, seat, 1, wayland.NewObject) }) // get_keyboard
+			once.Do(func() { c.Create(keyboardEvents, e.Object, 1, wayland.NewObject) }) // get_keyboard
 		}
 	})
 	must := func(err error) {
@@ -81,19 +79,17 @@ func NewWitness(t testing.TB, socket string) *Witness {
 	surface, err := c.Create(nil, compositor, 0, wayland.NewObject) // create_surface
 	must(err)
 	configured := make(chan uint32, 1)
-	var xdgSurface atomic.Uint32 // set once Create returns; the handler acks with it
 	id, err := c.Create(func(e wayland.Event) {
 		if e.Opcode == 0 { // configure(serial): the first is waited for, the rest (focus changes) acked here
 			serial := e.Uint()
 			select {
 			case configured <- serial:
 			default:
-				c.Request(xdgSurface.Load(), 4, wayland.Uint(serial)) // ack_configure
+				c.Request(e.Object, 4, wayland.Uint(serial)) // ack_configure
 			}
 		}
 	}, wmBase, 2, wayland.NewObject, wayland.Uint(surface)) // get_xdg_surface
 	must(err)
-	xdgSurface.Store(id)
 	toplevel, err := c.Create(nil, id, 1, wayland.NewObject) // get_toplevel
 	must(err)
 	must(c.Request(toplevel, 2, wayland.String("dictate test witness"))) // set_title
