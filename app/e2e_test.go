@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,12 @@ func startE2E(t *testing.T, output string, winArgs ...string) *e2e {
 
 // startE2EWith is startE2E with another model.
 func startE2EWith(t *testing.T, model, output string, winArgs ...string) *e2e {
+	return startE2EListener(t, model, output, 6, winArgs...)
+}
+
+// startE2EListener is startE2EWith with a cap on tokens per window (0: none): generated
+// models decode until the cap, a trained one until the sentence ends.
+func startE2EListener(t *testing.T, model, output string, maxTokens int, winArgs ...string) *e2e {
 	testenv.X(t)
 	e := &e2e{t: t, dir: t.TempDir(), pulse: testenv.PulseAudio(t), kb: testenv.NewKeyboard(t)}
 	e.winText = filepath.Join(e.dir, "window.txt")
@@ -49,7 +56,7 @@ func startE2EWith(t *testing.T, model, output string, winArgs ...string) *e2e {
 	}
 	e.listener = testenv.Start(t, testenv.Build(t, "."), "listen", "--model", model,
 		"--hotkey", e2eHotkey, "--output", output, "--history", e.history, "--recordings", e.recs,
-		"--max-tokens", "6", "--language", "en", "--sounds=false") // a cue would be heard by the microphone
+		"--max-tokens", strconv.Itoa(maxTokens), "--language", "en", "--sounds=false") // a cue would be heard by the microphone
 	e.listener.WaitLine(t, "ready:", 20*time.Second)
 	return e
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/testmodel"
 )
 
 // The benchmark measures each architecture on generated weights (encoder and decoder time
@@ -79,7 +80,7 @@ type benchFlags struct {
 
 // bench runs dictate bench.
 func (c *CLI) bench(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("bench", "bench [--presets a,b] [--types f16,q8_0] [--threads N] [--json] | bench --idle [listen flags]")
+	fs := c.newFlagSet("bench", "bench [--presets a,b] [--types f16,q8_0] [--threads N] [--json] | bench --words | bench --idle [listen flags]")
 	var f benchFlags
 	fs.StringVar(&f.presets, "presets", "small.en,distil-small.en,large-v3,distil-large-v3", "architectures to measure")
 	fs.StringVar(&f.types, "types", "f16", "weight types for every preset (f16, q8_0, q5_0, …)")
@@ -95,6 +96,9 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	fs.StringVar(&f.only, "one", "", "internal: measure one preset in this process")
 	fs.StringVar(&f.onlyType, "one-type", "f16", "internal: its weight type")
 	fs.StringVar(&f.onlyModel, "one-model", "", "internal: its model file")
+	words := fs.Bool("words", false, "score the trained test models on their held-out sentences (WER, app and whisper-cli)")
+	wordsDir := fs.String("words-dir", testmodel.Dir(), "where the trained test models are")
+	wordsLimit := fs.Int("words-limit", 0, "score only the first N held-out sentences (0: all)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -104,6 +108,9 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	}
 	if f.idle {
 		return c.benchIdle(ctx, f.idleFor, rest)
+	}
+	if *words {
+		return c.benchWords(ctx, *wordsDir, *wordsLimit, f.threads, f.jsonOut)
 	}
 	if f.only != "" {
 		res := benchOne(ctx, f, f.only, f.onlyType, f.onlyModel)

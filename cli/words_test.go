@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/dictate-app/dictate/internal/testenv"
+	"github.com/dictate-app/dictate/internal/testmodel"
+)
+
+// What the committed models reach on the first 80 held-out sentences, with a margin: a
+// change that makes the app hear worse fails here. They are short of the aims (teacher
+// ≤ 5 %, student within 1 % of it): more training closes that (BENCHMARKS.md).
+const (
+	teacherWERLimit = 12.0
+	studentWERLimit = 23.0
+)
+
+// The trained test models hear the words spoken, the app and whisper-cli agree on the same
+// files, and the audio-context trim costs the teacher at most 0.5 %. The figures in
+// BENCHMARKS.md come from the same command over all held-out sentences.
+func TestBenchWordsHeldOut(t *testing.T) {
+	testenv.Tool(t, "espeak-ng")
+	testenv.Tool(t, "whisper-cli")
+	testenv.WordsModel(t, testmodel.Teacher)
+	code, stdout, stderr := runCLI(t, "bench", "--words", "--words-limit", "80", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum WordsSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	var out strings.Builder
+	printWords(&out, sum)
+	t.Log("\n" + out.String())
+	if sum.Sentences != 80 || len(sum.Results) != 2 {
+		t.Fatalf("scored %d sentences, %d models", sum.Sentences, len(sum.Results))
+	}
+	teacher, student := sum.Results[0], sum.Results[1]
+	if teacher.TextLayers != 4 || student.TextLayers != 2 || teacher.Words < 400 {
+		t.Fatalf("teacher %+v, student %+v", teacher, student)
+	}
+	if teacher.AppWER > teacherWERLimit || student.AppWER > studentWERLimit {
+		t.Errorf("WER teacher %.2f%% (limit %.0f%%), student %.2f%% (limit %.0f%%)",
+			teacher.AppWER, teacherWERLimit, student.AppWER, studentWERLimit)
+	}
+	for _, r := range sum.Results {
+		if math.Abs(r.CLIWER-r.AppFullWER) > 0.5 || r.Mismatches > 0 {
+			t.Errorf("%s: whisper-cli WER %.2f%%, the app's on the same window %.2f%% (%d sentences differ)",
+				r.Model, r.CLIWER, r.AppFullWER, r.Mismatches)
+		}
+	}
+	// The student (no timestamps, like distil-medium.en) loses words to the trim: a finding
+	// kept in BENCHMARKS.md, not hidden here.
+	if cost := teacher.AppWER - teacher.AppFullWER; cost > 0.5 {
+		t.Errorf("the 10 s audio-context floor costs the teacher %.2f%% WER", cost)
+	}
+}
