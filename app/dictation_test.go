@@ -147,6 +147,16 @@ func newHarness(t *testing.T, mode Mode) *harness {
 	return h
 }
 
+// runDictation runs d until the test ends and returns its events.
+func runDictation(t *testing.T, d *Dictation) <-chan Event {
+	events, unsub := d.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { d.Run(ctx); close(ran) }()
+	t.Cleanup(func() { cancel(); <-ran; unsub() })
+	return events
+}
+
 // waitTakes waits for n finished takes and returns them.
 func (h *harness) waitTakes(t *testing.T, n int) []TakeRecord {
 	t.Helper()
@@ -339,12 +349,7 @@ func TestWarmUpBeforeFirstTake(t *testing.T) {
 	eng := &warmingTranscriber{release: make(chan struct{})}
 	opts := engine.Options{Language: "de", InitialPrompt: "Kubernetes", AudioCtxFloorMS: 10000}
 	d := NewDictation(DictationConfig{Mode: ModeHold, Engine: opts}, &fakeRecorder{samples: speechLike()}, eng, &fakeInserter{}, &memHistory{})
-	events, unsub := d.Subscribe()
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { d.Run(ctx); close(ran) }()
-	defer func() { cancel(); <-ran }()
+	events := runDictation(t, d)
 
 	d.Press(time.Now())
 	if d.State() != Recording {
@@ -460,12 +465,7 @@ func TestSlowMicrophoneStartBlocksNothing(t *testing.T) {
 	rec := &slowRecorder{fakeRecorder: fakeRecorder{samples: speechLike()}, entered: make(chan struct{}, 1), release: make(chan struct{})}
 	out := &fakeInserter{}
 	d := NewDictation(DictationConfig{Mode: ModeHold}, rec, &fakeTranscriber{}, out, &memHistory{})
-	events, unsub := d.Subscribe()
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { d.Run(ctx); close(ran) }()
-	defer func() { cancel(); <-ran }()
+	events := runDictation(t, d)
 
 	d.Press(time.Now())
 	<-rec.entered // the microphone is starting, and stays so until released

@@ -45,16 +45,11 @@ func TestGateAndFilterKeepSpeechDropNoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { m.Close() }) // after the dictation has stopped (cleanups run last first)
 	rec, out, hist := &fakeRecorder{}, &fakeInserter{}, &memHistory{}
 	opts := engine.Options{Language: "en", AudioCtxFloorMS: 10000}
 	d := NewDictation(DictationConfig{Mode: ModeHold, Engine: opts, Replacements: DefaultReplacements}, rec, m, out, hist)
-	events, unsub := d.Subscribe()
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { d.Run(ctx); close(ran) }()
-	defer func() { cancel(); <-ran }()
+	events := runDictation(t, d)
 	take := func(pcm []float32) TakeRecord {
 		t.Helper()
 		rec.mu.Lock()

@@ -393,8 +393,7 @@ func compareWithWhisperCpp(ctx context.Context, res *BenchResult, model, take5 s
 		return
 	}
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, bin, "-m", model, "-f", take5, "-t", strconv.Itoa(threads), "-l", "en",
-		"-bs", "1", "-bo", "1", "-nf", "-nt").CombinedOutput()
+	out, err := exec.CommandContext(ctx, bin, whisperCLIArgs(model, threads, "-f", take5, "-nt")...).CombinedOutput()
 	wall := app.Millis(time.Since(start))
 	if err != nil {
 		res.Error = fmt.Sprintf("whisper-cli: %v", err)

@@ -145,7 +145,7 @@ func whisperCLITexts(ctx context.Context, model string, wavs []string, threads i
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-m", model, "-t", strconv.Itoa(threads), "-l", "en", "-bs", "1", "-bo", "1", "-nf", "-np", "-otxt"}
+	args := whisperCLIArgs(model, threads, "-np", "-otxt")
 	for _, w := range wavs {
 		args = append(args, "-f", w)
 	}
@@ -161,6 +161,12 @@ func whisperCLITexts(ctx context.Context, model string, wavs []string, threads i
 		texts[i] = strings.Join(strings.Fields(string(b)), " ")
 	}
 	return texts, nil
+}
+
+// whisperCLIArgs runs whisper-cli as the app runs the engine: English, greedy, no
+// temperature fallback, the same threads.
+func whisperCLIArgs(model string, threads int, more ...string) []string {
+	return append([]string{"-m", model, "-t", strconv.Itoa(threads), "-l", "en", "-bs", "1", "-bo", "1", "-nf"}, more...)
 }
 
 func printWords(w io.Writer, s WordsSummary) {

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/adrg/xdg"
 
 	"github.com/dictate-app/dictate/engine"
+	"github.com/dictate-app/dictate/internal/testmodel"
 )
 
 // InBuildRoot reports whether tests run where every tool must be present.
@@ -49,10 +51,11 @@ func SpeechSample(t testing.TB) string {
 // Speak renders text with espeak-ng to a WAV file in dir.
 func Speak(t testing.TB, dir, text string) string {
 	t.Helper()
-	bin := Tool(t, "espeak-ng")
+	Tool(t, "espeak-ng")
 	out := filepath.Join(dir, "speech.wav")
-	if b, err := exec.Command(bin, "-w", out, text).CombinedOutput(); err != nil {
-		t.Fatalf("espeak-ng: %v: %s", err, b)
+	// espeak-ng's own defaults: its English voice at 175 words a minute, pitch 50.
+	if err := testmodel.Speak(context.Background(), testmodel.Sentence{Text: text, Voice: "en", Speed: 175, Pitch: 50}, out); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -49,8 +49,7 @@ class Data:
         self.rng = random.Random(seed)
         self.nprng = np.random.default_rng(seed)
         self.tokens = [[vocab.index[t] for t in corpus.tokens_of(s)] for s in texts]
-        self.words = [[vocab.index[t] for t in corpus.tokens_of(s) if t.startswith(" ")] for s in texts]
-        self.n_words = [len(w) for w in self.words]
+        self.n_words = [sum(t.startswith(" ") for t in corpus.tokens_of(s)) for s in texts]
 
     def noise(self, n):
         white = self.nprng.standard_normal(n).astype(np.float32)
@@ -102,10 +101,9 @@ class Data:
             if trailing is not None:
                 seq.append(v.timestamp(trailing / SR))
             inp, lab = [v.sot] + seq, seq + [v.eot]
-            first = 1  # label position of the first text token
         else:
             inp, lab = [v.sot, v.not_] + toks, [IGNORE] + toks + [v.eot]
-            first = 1
+        first = 1  # label position of the first text token, in either mode
         # The phoneme each encoder frame (20 ms) hears, and each word's frames.
         fr = lambda sample: min(n_ctx, int(sample / 320))
         frames[: fr(trailing if trailing is not None else take)] = self.silence
