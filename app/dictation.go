@@ -83,7 +83,13 @@ type DictationConfig struct {
 	RecordingsDir     string
 	// Clipboard receives quick-transcribe takes (QuickToggle) instead of the focused window.
 	Clipboard func(ctx context.Context, text string) error
-	Log       *slog.Logger // default: discard
+	// Live transcribes while the take records (LivePolicy): words commit as passes agree,
+	// EventLive shows them, and release only waits for the audio after the last commit.
+	Live bool
+	// LivePrompt prompts each live pass with the text committed before it, as
+	// whisper_streaming does (LivePolicy.PromptRunes).
+	LivePrompt bool
+	Log        *slog.Logger // default: discard
 }
 
 type takeJob struct {
@@ -93,6 +99,7 @@ type takeJob struct {
 	keyDown   time.Time
 	keyUp     time.Time
 	stoppedAt time.Time
+	live      *liveRun // commit-while-speaking's state; finished by whoever takes the job
 }
 
 // Dictation is the hotkey → microphone → engine → text flow. Press and Release come from
@@ -123,6 +130,8 @@ type Dictation struct {
 	worker         State
 	published      State
 	queued         int
+	live           *liveRun        // the recording take's live transcription
+	runCtx         context.Context // Run's, for live passes
 
 	jobs   chan takeJob
 	done   chan struct{}
@@ -303,6 +312,7 @@ func (d *Dictation) start(at time.Time) {
 			return
 		}
 		d.recording = take
+		d.live = d.startLive(take)
 		d.bg.Add(1)
 		go d.watchDevice(take)
 		if d.stopRequested {
@@ -344,8 +354,11 @@ func (d *Dictation) stop(at time.Time) {
 		d.stopRequested, d.stopAt = true, at
 		return
 	}
-	take, keyDown, quick, cancelled := d.recording, d.keyDown, d.quick, d.cancelled
-	d.recording, d.cancelled = nil, false
+	take, keyDown, quick, cancelled, live := d.recording, d.keyDown, d.quick, d.cancelled, d.live
+	d.recording, d.cancelled, d.live = nil, false, nil
+	if live != nil {
+		live.cancel() // no pass starts during the tail; the worker's final pass reads it all
+	}
 	d.stopping++
 	if d.worker == Idle {
 		d.worker = Transcribing
@@ -355,7 +368,7 @@ func (d *Dictation) stop(at time.Time) {
 	go func() {
 		defer d.bg.Done()
 		a := take.Stop()
-		job := takeJob{quick: quick, cancelled: cancelled, audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now()}
+		job := takeJob{quick: quick, cancelled: cancelled, audio: a, keyDown: keyDown, keyUp: at, stoppedAt: time.Now(), live: live}
 		d.mu.Lock()
 		d.stopping--
 		if d.startAfterStop {
@@ -379,6 +392,9 @@ func (d *Dictation) stop(at time.Time) {
 // every take not yet transcribed is still recorded in the history with its audio file.
 func (d *Dictation) Run(ctx context.Context) error {
 	defer d.events.closeAll()
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.mu.Unlock()
 	if w, ok := d.eng.(warmer); ok {
 		// A take recorded meanwhile waits in d.jobs; recording itself is not held up.
 		if err := w.WarmUp(ctx, d.config().Engine); err != nil && ctx.Err() == nil {
@@ -431,6 +447,9 @@ wait:
 // saveUnprocessed keeps a take that was not transcribed (at shutdown): its record, with
 // the audio file, goes to the history.
 func (d *Dictation) saveUnprocessed(job takeJob) {
+	if job.live != nil {
+		job.live.finish()
+	}
 	rec := d.baseRecord(job)
 	rec.Error = "not transcribed: the app was closing"
 	if d.hist == nil {
@@ -457,6 +476,7 @@ func (d *Dictation) baseRecord(job takeJob) TakeRecord {
 	}
 	rec.Latency.Tail = Millis(job.stoppedAt.Sub(job.keyUp))
 	rec.Latency.PreRoll = Millis(a.PreRoll)
+	rec.DroppedBlocks = a.DroppedBlocks
 	return rec
 }
 
@@ -495,29 +515,48 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 	}
 
 	if job.cancelled {
+		if job.live != nil {
+			job.live.finish()
+		}
 		rec.Dropped = "cancelled"
 		return rec
 	}
 	var res engine.Result
 	var err error
 	var evidence SpeechEvidence
+	liveText := ""
 	gateStart := time.Now()
-	if a.Truncated && a.Path != "" {
+	switch {
+	case a.Truncated && a.Path != "":
+		if job.live != nil {
+			job.live.finish()
+			job.live = nil // its passes saw only what memory kept
+		}
 		// Longer than what is kept in memory: stream the spooled file. Ten minutes of it are
 		// evidence enough of speech.
 		var tr Transcript
 		tr, err = TranscribeFile(ctx, d.eng, a.Path, cfg.Engine, nil)
 		res = engine.Result{Segments: tr.Segments, Language: tr.Language, Device: tr.Device}
 		evidence = SpeechEvidence{Voiced: a.Duration, PeakOverFloorDB: 100}
-	} else {
+	default:
 		g := audio.Gate(a.Samples, cfg.Gate)
 		rec.Latency.Gate = Millis(time.Since(gateStart))
-		if !g.Speech {
-			rec.Dropped = "silence"
-			return rec
+		if job.live != nil {
+			// Most of the take is committed: one pass on what came after the last commit.
+			liveText, res, err = job.live.finalText(ctx, a.Samples)
+			rec.Commits, rec.LivePasses = job.live.commits, job.live.passes
+			if !g.Speech && liveText == "" {
+				rec.Dropped = "silence"
+				return rec
+			}
+		} else {
+			if !g.Speech {
+				rec.Dropped = "silence"
+				return rec
+			}
+			res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], cfg.Engine)
 		}
 		evidence = SpeechEvidence{Voiced: g.SpeechTime, PeakOverFloorDB: g.PeakDB - g.NoiseFloorDB}
-		res, err = d.eng.Transcribe(ctx, a.Samples[g.Start:g.End], cfg.Engine)
 	}
 	rec.Latency.Encode, rec.Latency.Decode = Millis(res.Timings.Encode), Millis(res.Timings.Decode+res.Timings.Mel)
 	if res.Device != "" {
@@ -529,9 +568,14 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		return rec
 	}
 	var parts []string
+	if liveText != "" {
+		parts = append(parts, liveText)
+	}
 	for _, s := range res.Segments {
 		if s.NoSpeechProb <= cfg.NoSpeechThreshold {
-			parts = append(parts, s.Text)
+			if job.live == nil {
+				parts = append(parts, s.Text)
+			}
 			evidence.NoSpeechProb = max(evidence.NoSpeechProb, s.NoSpeechProb)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/internal/testenv"
 	"github.com/dictate-app/dictate/internal/testmodel"
 )
@@ -47,7 +48,11 @@ func TestE2EWaylandDictation(t *testing.T) {
 	if got := ctl("press"); !strings.HasPrefix(got, "recording") {
 		t.Fatalf("ctl press: %q", got)
 	}
-	pulse.Play(t, testenv.SpeakSentence(t, dir, 0, said))
+	wav := filepath.Join(dir, "take.wav")
+	if err := audio.WriteWAVFile(wav, withLead(spokenClip(t, dir, 0, said)), audio.TargetRate); err != nil {
+		t.Fatal(err)
+	}
+	pulse.Play(t, wav) // led by quiet: the null sink's monitor loses a stream's first ~80 ms
 	up := time.Now()
 	ctl("release")
 	// The trained model hears the words: what foot shows is what was said.

@@ -29,6 +29,7 @@ const (
 	EventError                   // Err: something failed; the app goes on
 	EventNotice                  // Text: information for the user (queued take, …)
 	EventStatus                  // the model or session changed: read Status again
+	EventLive                    // Live: what commit-while-speaking heard so far
 )
 
 // Event is everything the flow tells listeners (UI, tray, logs, tests).
@@ -40,6 +41,7 @@ type Event struct {
 	Take  *TakeRecord
 	Err   error
 	Text  string
+	Live  *LiveText
 }
 
 // broadcaster fans events out. Sends never block the flow: a listener that falls more than

@@ -40,6 +40,11 @@ type TakeRecord struct {
 	Error     string    `json:"error,omitempty"`
 	AudioPath string    `json:"audio_path,omitempty"`
 	Latency   Latency   `json:"latency"`
+	// Commit-while-speaking: the words committed before release (with when), the passes
+	// run, and device blocks the capture lost (never any, unless the machine stalled).
+	Commits       []Commit `json:"commits,omitempty"`
+	LivePasses    int      `json:"live_passes,omitempty"`
+	DroppedBlocks int      `json:"dropped_blocks,omitempty"`
 }
 
 // History is the append-only take log (JSON lines, readable only by the user).

@@ -34,6 +34,8 @@ type SessionConfig struct {
 	Replacements    []Replacement // default DefaultReplacements
 	GPU             bool
 	Sounds          bool // start/stop cues
+	LiveCommit      bool // transcribe while the key is held (DictationConfig.Live)
+	LivePrompt      bool // prompt live passes with the committed text
 	HistoryPath     string
 	RecordingsDir   string
 	Log             *slog.Logger // default: discard
@@ -106,6 +108,8 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 		RecordingsDir: cfg.RecordingsDir,
 		Log:           cfg.Log,
 		Inserter:      out.Backend().Name,
+		Live:          cfg.LiveCommit,
+		LivePrompt:    cfg.LivePrompt,
 	}, rec, model, out, hist)
 	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: cfg.Device, Tail: cfg.Tail, QuietTail: true, InstantStart: cfg.InstantStart,
 		SpoolDir: cfg.RecordingsDir, OnLevel: d.OnLevel, OnDevice: d.OnDevice})

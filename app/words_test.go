@@ -26,15 +26,7 @@ func spokenClip(t *testing.T, dir string, i int, s testmodel.Sentence) []float32
 	if err != nil {
 		t.Fatal(err)
 	}
-	loud := func(x float32) bool { return math.Abs(float64(x)) > 0.002 }
-	a, b := 0, len(pcm)
-	for a < b && !loud(pcm[a]) {
-		a++
-	}
-	for b > a && !loud(pcm[b-1]) {
-		b--
-	}
-	return pcm[a:b]
+	return testmodel.TrimSilence(pcm)
 }
 
 // The gate and the hallucination filter on a model that hears: silence, room noise, hum and
@@ -159,8 +151,8 @@ func robustSentences(t *testing.T, model string, n int) []testmodel.Sentence {
 }
 
 // The words spoken are the words typed, on X11 with the real audio server and the trained
-// model: the speech starts as the key goes down and ends as it comes up, so a clipped last
-// word (the tail) shows as a missing word.
+// model. The speech starts 100 ms before the key goes down (the pre-roll must keep the
+// first word) and ends as the key comes up (the tail must keep the last).
 func TestE2EDictationTypesTheWordsSpoken(t *testing.T) {
 	model := testenv.WordsModel(t, testmodel.Teacher)
 	sentences := robustSentences(t, model, 3)
@@ -168,10 +160,10 @@ func TestE2EDictationTypesTheWordsSpoken(t *testing.T) {
 	var said []string
 	for i, s := range sentences {
 		wav := filepath.Join(e.dir, "take.wav")
-		if err := audio.WriteWAVFile(wav, spokenClip(t, e.dir, i, s), audio.TargetRate); err != nil {
+		if err := audio.WriteWAVFile(wav, withLead(spokenClip(t, e.dir, i, s)), audio.TargetRate); err != nil {
 			t.Fatal(err)
 		}
-		_, up := e.dictatePausing(wav, 0)
+		up := e.dictateFrom(wav, playLead+100*time.Millisecond)
 		r := e.waitTake(i + 1)
 		if err := checkHeard(s.Text, r.Inserted); err != nil {
 			t.Errorf("%v (take %+v)", err, r)
@@ -183,14 +175,37 @@ func TestE2EDictationTypesTheWordsSpoken(t *testing.T) {
 	}
 }
 
-// checkHeard: the last word typed is the last said (nothing lost at key-up) and most words
-// arrive (WER ≤ 35 %). The model hears these sentences exactly from the file
-// (robustSentences), but real takes on Xvfb + PulseAudio lose the first ~80 ms of the speech
-// played ("people" typed as "eat pull", "ground" as "and"; under investigation), and the
-// small model then misses a word or two more: the aim is every word.
+// playLead is quiet played before the speech. A null sink's monitor loses the start of a
+// stream that begins at once (the sink re-renders audio its monitor has already passed on:
+// 20 ms with a 20 ms recorder, ~80 ms with the app's 100 ms blocks, measured); 400 ms of
+// quiet first loses nothing.
+const playLead = 400 * time.Millisecond
+
+func withLead(pcm []float32) []float32 {
+	return append(make([]float32, int(playLead.Seconds()*audio.TargetRate)), pcm...)
+}
+
+// dictateFrom plays wav, presses the hotkey keyDownAt after the playing starts and
+// releases it as the playing ends; it returns the key-up time.
+func (e *e2e) dictateFrom(wav string, keyDownAt time.Duration) time.Time {
+	e.t.Helper()
+	played := make(chan struct{})
+	go func() {
+		defer close(played)
+		e.pulse.Play(e.t, wav)
+	}()
+	time.Sleep(keyDownAt) // the moment of the press is the test's stimulus, not a wait
+	e.key(true)
+	<-played
+	return e.key(false)
+}
+
+// checkHeard: every word said is typed, the first (pre-roll) and the last (tail) among
+// them, but for what the small model mishears (WER ≤ 20 %; these sentences it hears
+// exactly from a file).
 func checkHeard(said, typed string) error {
 	s, ty := wer.Words(said), wer.Words(typed)
-	if len(ty) == 0 || s[len(s)-1] != ty[len(ty)-1] || 100*wer.Errors(s, ty) > 35*len(s) {
+	if len(ty) == 0 || s[0] != ty[0] || s[len(s)-1] != ty[len(ty)-1] || 100*wer.Errors(s, ty) > 20*len(s) {
 		return fmt.Errorf("said %q, typed %q", said, typed)
 	}
 	return nil
@@ -203,4 +218,132 @@ func (e *e2e) waitWindowWords(want []string) time.Time {
 		e.t.Fatalf("window holds %q, want the words %q; listener said:\n%s", e.window(), want, e.listener.Output())
 	}
 	return time.Now()
+}
+
+// A long take with commit-while-speaking (the default), on X11 with the real audio server
+// and the trained model: ~60 s of held-out sentences with pauses between them, the key held
+// throughout. Words are committed while the speech plays (the history's commits and
+// listen's live lines say when), the whole text is typed once at release, nothing is lost
+// or doubled where commits meet, and no capture block is dropped while the engine works.
+func TestE2ELiveCommitLongTake(t *testing.T) {
+	model := testenv.WordsModel(t, testmodel.Teacher)
+	e := startE2EListener(t, model, "type", 0)
+	pcm, ref := longSpeech(t, e.dir)
+	wav := filepath.Join(e.dir, "long.wav")
+	if err := audio.WriteWAVFile(wav, withLead(pcm), audio.TargetRate); err != nil {
+		t.Fatal(err)
+	}
+	up := e.dictateFrom(wav, 0)
+	r := e.waitTake(1)
+	typed := wer.Words(r.Inserted)
+	t.Logf("%.1f s take: %d commits in %d passes, release→text %.0f ms, %d blocks dropped",
+		r.Audio, len(r.Commits), r.LivePasses, r.Latency.KeyUpToText, r.DroppedBlocks)
+	if len(r.Commits) < 3 || r.Commits[0].AtMS > 30000 {
+		t.Fatalf("commits %+v: want several, the first within 30 s of the start; listener said:\n%s", r.Commits, e.listener.Output())
+	}
+	if !strings.Contains(e.listener.Output(), "live ") {
+		t.Errorf("listen printed no committed words while the key was held:\n%s", e.listener.Output())
+	}
+	if r.DroppedBlocks != 0 {
+		t.Errorf("%d capture blocks dropped", r.DroppedBlocks)
+	}
+	// Typed once, in order: the commits are the start of the text, word for word.
+	var committed []string
+	for _, c := range r.Commits {
+		committed = append(committed, wer.Words(c.Text)...)
+	}
+	if len(committed) > len(typed) || !slices.Equal(typed[:len(committed)], committed) {
+		t.Errorf("the commits %q are not the start of the text typed %q", committed, typed)
+	}
+	// Nothing lost or doubled: as many words as said, give or take what the small model
+	// mishears, and 85 % of them right.
+	refWords := wer.Words(ref)
+	errs := wer.Errors(refWords, typed)
+	t.Logf("WER %.1f%% (%d words said, %d typed)", 100*float64(errs)/float64(len(refWords)), len(refWords), len(typed))
+	if d := len(typed) - len(refWords); d*10 > len(refWords) || -d*10 > len(refWords) || errs*100 > 15*len(refWords) {
+		t.Errorf("said %d words, typed %d with %d errors:\nsaid  %q\ntyped %q", len(refWords), len(typed), errs, ref, r.Inserted)
+	}
+	shown := e.waitWindowWords(typed)
+	t.Logf("key-up→text in the window: %d ms", shown.Sub(up).Milliseconds())
+}
+
+// longSpeech is ~60 s of held-out sentences in the default voice with pauses between them,
+// and the text said.
+func longSpeech(t *testing.T, dir string) ([]float32, string) {
+	t.Helper()
+	pauses := []float64{0.7, 1.0, 0.6, 1.2}
+	var pcm []float32
+	var said []string
+	for i, s := range testenv.HeldOut(t) {
+		if s.Voice != "en" {
+			continue
+		}
+		pcm = append(pcm, spokenClip(t, dir, i, s)...)
+		pcm = append(pcm, make([]float32, int(pauses[len(said)%len(pauses)]*audio.TargetRate))...)
+		said = append(said, s.Text)
+		if len(pcm) > 60*audio.TargetRate {
+			break
+		}
+	}
+	return pcm, strings.Join(said, " ")
+}
+
+// Commit-while-speaking with the trained model, the audio handed over a second at a time
+// (each piece waits for its pass, as a machine that keeps up): the words committed and
+// typed are the words said, as well as when the whole take is transcribed at release.
+func TestLiveCommitHearsTheWords(t *testing.T) {
+	m, err := engine.Load(testenv.WordsModel(t, testmodel.Teacher), engine.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	pcm, said := longSpeech(t, t.TempDir())
+	opts := engine.Options{Language: "en", AudioCtxFloorMS: 10000}
+	take := &growingTake{}
+	d := NewDictation(DictationConfig{Mode: ModeHold, Live: true, Engine: opts}, growingRecorder{take}, m, &fakeInserter{}, nil)
+	events := runDictation(t, d)
+	d.Press(time.Now())
+	waitUntil(t, "recording", d.recordingNow)
+	piece := audio.TargetRate
+	for at := 0; at < len(pcm); at += piece {
+		take.add(pcm[at:min(len(pcm), at+piece)])
+		if at+piece > len(pcm) {
+			break // less than a step: the final pass at release hears it
+		}
+		heard := durationOf(at + piece)
+		if heard < LivePolicyFor(false).Start {
+			continue // no pass yet
+		}
+		for live := false; !live; {
+			select {
+			case e := <-events:
+				live = e.Kind == EventLive && e.Live.Elapsed >= heard
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no live pass over the audio up to %v", heard)
+			}
+		}
+	}
+	d.Release(time.Now())
+	var rec *TakeRecord
+	for rec == nil {
+		select {
+		case e := <-events:
+			if e.Kind == EventTake {
+				rec = e.Take
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no take")
+		}
+	}
+	whole, err := m.Transcribe(context.Background(), pcm, engine.Options{Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live, off wer.Tally
+	live.Add(said, rec.Text)
+	off.Add(said, whole.Text)
+	t.Logf("%d words: WER %.1f%% committing while speaking (%d commits, %d passes), %.1f%% transcribing it whole", live.Words, live.Rate(), len(rec.Commits), rec.LivePasses, off.Rate())
+	if live.Rate() > 15 {
+		t.Errorf("WER %.1f%%:\nsaid  %q\ntyped %q", live.Rate(), said, rec.Text)
+	}
 }

@@ -101,6 +101,7 @@ type Microphone struct {
 	supervised sync.WaitGroup
 
 	lastBlock  atomic.Int64  // UnixNano of the newest block
+	dropped    atomic.Int64  // blocks the pump had no room for
 	firstBlock chan struct{} // closed once the open stream has delivered a pre-roll's worth
 	firstOnce  sync.Once
 	received   atomic.Int64
@@ -335,6 +336,9 @@ func (m *Microphone) onBlock(in []float32, blocks chan []float32) {
 	select {
 	case blocks <- append([]float32(nil), in...):
 	default:
+		// The callback must never wait; a pump this far behind (the channel holds ~50 s)
+		// loses the block, and the take reports it.
+		m.dropped.Add(1)
 	}
 }
 
@@ -480,6 +484,7 @@ type TakeAudio struct {
 	StartedAt     time.Time     // when Start was called
 	FirstSampleAt time.Time     // when the first block arrived
 	PreRoll       time.Duration // audio from before Start (instant-start mode)
+	DroppedBlocks int           // device blocks lost because the take fell behind
 	Err           error         // a device failure mid-take; the audio so far is kept
 }
 
@@ -494,6 +499,7 @@ type Take struct {
 	started   time.Time
 	first     time.Time
 	prerolled time.Duration
+	dropped0  int64 // the microphone's dropped blocks when the take started
 	lastBlock time.Time
 	latency   time.Duration // from the microphone to a delivered block
 	err       error
@@ -505,7 +511,8 @@ type Take struct {
 
 func newTake(m *Microphone, started time.Time) (*Take, error) {
 	t := &Take{mic: m, started: started, limit: int(m.cfg.MaxInMemory.Seconds() * TargetRate),
-		stopping: make(chan struct{}), done: make(chan struct{}), lastBlock: time.Now(), latency: m.latency}
+		stopping: make(chan struct{}), done: make(chan struct{}), lastBlock: time.Now(), latency: m.latency,
+		dropped0: m.dropped.Load()}
 	if m.rate != TargetRate {
 		r, err := newResampler(int(m.rate), TargetRate)
 		if err != nil {
@@ -579,6 +586,25 @@ func (t *Take) watch() {
 			}
 		}
 	}
+}
+
+// SamplesFrom copies the take's 16 kHz samples from index from on, as recorded so far
+// (commit-while-speaking reads them while the take goes on). Past what a take keeps in
+// memory (MaxInMemory) nothing more comes.
+func (t *Take) SamplesFrom(from int) []float32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if from >= len(t.samples) {
+		return nil
+	}
+	return append([]float32(nil), t.samples[max(0, from):]...)
+}
+
+// Recorded is how many 16 kHz samples the take holds in memory so far.
+func (t *Take) Recorded() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.samples)
 }
 
 // Failed reports a device failure while recording (callers may end the take early).
@@ -674,7 +700,7 @@ func (t *Take) result() TakeAudio {
 	defer t.mu.Unlock()
 	a := TakeAudio{Samples: t.samples, Truncated: int64(len(t.samples)) < t.total,
 		Duration: time.Duration(t.total) * time.Second / TargetRate, StartedAt: t.started,
-		FirstSampleAt: t.first, PreRoll: t.prerolled, Err: t.err}
+		FirstSampleAt: t.first, PreRoll: t.prerolled, DroppedBlocks: int(t.mic.dropped.Load() - t.dropped0), Err: t.err}
 	if t.spool != nil {
 		a.Path = t.spool.path
 	}

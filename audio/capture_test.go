@@ -417,3 +417,44 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 	}
 	return false
 }
+
+// The device callback never waits: a pump that cannot keep up (the channel holds ~50 s)
+// loses blocks, and the take counts every one it lost.
+func TestDroppedBlocksAreCounted(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	m, err := openMicrophone(CaptureConfig{Tail: 20 * time.Millisecond}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	take, err := m.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.last().halt.Store(true) // blocks come from the test alone
+	m.streamMu.Lock()
+	blocks := m.blocks
+	m.streamMu.Unlock()
+	block := make([]float32, TargetRate/100)
+	for i := range block {
+		block[i] = 0.1
+	}
+	m.mu.Lock() // the pump stalls on its next block
+	const sent = 600
+	for range sent {
+		m.onBlock(block, blocks)
+	}
+	lost := int(m.dropped.Load())
+	m.mu.Unlock()
+	a := take.Stop()
+	if lost < sent-cap(blocks)-1 || a.DroppedBlocks != lost {
+		t.Fatalf("%d of %d blocks dropped by the callback, the take reports %d", lost, sent, a.DroppedBlocks)
+	}
+	if kept := len(a.Samples) / len(block); kept < sent-lost-1 {
+		t.Errorf("the take kept %d blocks, want the %d not dropped", kept, sent-lost)
+	}
+	// The next take starts from zero.
+	if b := record(t, m, 50*time.Millisecond); b.DroppedBlocks != 0 {
+		t.Errorf("next take: %d dropped", b.DroppedBlocks)
+	}
+}

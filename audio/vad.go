@@ -107,3 +107,31 @@ func QuietFor(pcm []float32) time.Duration {
 	}
 	return time.Duration(quiet) * 20 * time.Millisecond
 }
+
+// LastPause finds the last stretch of at least min at the background level (within 6 dB
+// of the noise floor, as QuietFor) that follows speech, in samples: a phrase ends at its
+// start. A pause still going on at the end counts, with end = len(pcm).
+func LastPause(pcm []float32, atLeast time.Duration) (start, end int, ok bool) {
+	levels, floor, peak := frameLevels(pcm)
+	if len(levels) == 0 || peak-floor < 20 {
+		return 0, 0, false
+	}
+	need := int(atLeast / (20 * time.Millisecond))
+	run := 0
+	for i := len(levels) - 1; i >= 0; i-- {
+		if levels[i] < floor+6 {
+			run++
+			continue
+		}
+		if run >= need {
+			// Speech at frame i, then a long enough pause.
+			end = (i + 1 + run) * gateFrame
+			if i+1+run == len(levels) {
+				end = len(pcm)
+			}
+			return (i + 1) * gateFrame, end, true
+		}
+		run = 0
+	}
+	return 0, 0, false
+}

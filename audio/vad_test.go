@@ -93,3 +93,37 @@ func TestQuietFor(t *testing.T) {
 		})
 	}
 }
+
+func TestLastPause(t *testing.T) {
+	ms := time.Millisecond
+	speech := func(d time.Duration) part { return part{d, true, -20} }
+	room := func(d time.Duration) part { return part{d, false, -65} }
+	cases := []struct {
+		name       string
+		pcm        []float32
+		ok         bool
+		start, end time.Duration // ±20 ms
+	}{
+		{"pause at the end", build(room(200*ms), speech(time.Second), room(700*ms)), true, 1200 * ms, 1900 * ms},
+		{"the last of two pauses", build(speech(time.Second), room(600*ms), speech(time.Second), room(800*ms), speech(500*ms)), true, 2600 * ms, 3400 * ms},
+		{"too short", build(speech(time.Second), room(300*ms), speech(time.Second)), false, 0, 0},
+		{"quiet before any speech is no pause", build(room(time.Second), speech(time.Second)), false, 0, 0},
+		{"no speech at all", build(room(2 * time.Second)), false, 0, 0},
+		{"empty", nil, false, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start, end, ok := LastPause(c.pcm, 500*ms)
+			if ok != c.ok {
+				t.Fatalf("found %v, want %v", ok, c.ok)
+			}
+			near := func(samples int, want time.Duration) bool {
+				d := time.Duration(samples)*time.Second/TargetRate - want
+				return d < 20*ms && d > -20*ms
+			}
+			if ok && (!near(start, c.start) || !near(end, c.end)) {
+				t.Errorf("pause %v–%v, want %v–%v", time.Duration(start)*time.Second/TargetRate, time.Duration(end)*time.Second/TargetRate, c.start, c.end)
+			}
+		})
+	}
+}

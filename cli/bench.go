@@ -80,7 +80,7 @@ type benchFlags struct {
 
 // bench runs dictate bench.
 func (c *CLI) bench(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("bench", "bench [--presets a,b] [--types f16,q8_0] [--threads N] [--json] | bench --words | bench --idle [listen flags]")
+	fs := c.newFlagSet("bench", "bench [--presets a,b] [--types f16,q8_0] [--threads N] [--json] | bench --words | bench --live | bench --idle [listen flags]")
 	var f benchFlags
 	fs.StringVar(&f.presets, "presets", "small.en,distil-small.en,large-v3,distil-large-v3", "architectures to measure")
 	fs.StringVar(&f.types, "types", "f16", "weight types for every preset (f16, q8_0, q5_0, …)")
@@ -99,6 +99,9 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	words := fs.Bool("words", false, "score the trained test models on their held-out sentences (WER, app and whisper-cli)")
 	wordsDir := fs.String("words-dir", testmodel.Dir(), "where the trained test models are")
 	wordsLimit := fs.Int("words-limit", 0, "score only the first N held-out sentences (0: all)")
+	live := fs.Bool("live", false, "release→text for 5, 30 and 120 s takes played into the default input, commit-while-speaking on and off")
+	liveTakes := fs.String("live-takes", "5s,30s,120s", "--live's take lengths (the summary compares 5 s and 120 s)")
+	liveModel := fs.String("live-model", "", "the model --live times (default: a generated distil-small.en q8_0 in --cache)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -111,6 +114,26 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	}
 	if *words {
 		return c.benchWords(ctx, *wordsDir, *wordsLimit, f.threads, f.jsonOut)
+	}
+	if *live {
+		model := *liveModel
+		if model == "" {
+			if err := os.MkdirAll(f.cache, 0o755); err != nil {
+				return err
+			}
+			if model, err = benchModel(ctx, f.cache, "distil-small.en", "q8_0"); err != nil {
+				return err
+			}
+		}
+		var lengths []time.Duration
+		for _, l := range splitComma(*liveTakes) {
+			d, err := time.ParseDuration(l)
+			if err != nil || d < 2*time.Second || d > 10*time.Minute {
+				return fmt.Errorf("--live-takes: %q is not a length from 2s to 10m", l)
+			}
+			lengths = append(lengths, d)
+		}
+		return c.benchLive(ctx, model, *wordsDir, lengths, f.threads, f.jsonOut)
 	}
 	if f.only != "" {
 		res := benchOne(ctx, f, f.only, f.onlyType, f.onlyModel)

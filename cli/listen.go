@@ -31,6 +31,8 @@ func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string)
 	fs.StringVar(&set.PasteChord, "paste-chord", set.PasteChord, "paste keys: auto, ctrl+v, ctrl+shift+v or shift+insert")
 	fs.StringVar(&set.Device, "device", set.Device, "microphone name or part of it (default: the system's default input)")
 	tail := fs.Duration("tail", time.Duration(set.TailMS)*time.Millisecond, "keep recording up to this long after release (less once the speaker is silent)")
+	fs.BoolVar(&set.LiveCommit, "live", set.LiveCommit, "transcribe while the key is held: committed words print as they come, and the wait after release stays short (=false: all of it after release)")
+	fs.BoolVar(&set.LivePrompt, "live-prompt", set.LivePrompt, "prompt each live pass with the text committed before it (=false: a model that repeats or skips words with it)")
 	fs.BoolVar(&set.InstantStart, "instant-start", set.InstantStart, "keep the microphone open between takes, with 300 ms of pre-roll, so no first word is lost (=false: open it per take)")
 	fs.StringVar(&set.Language, "language", set.Language, "spoken language or auto")
 	fs.BoolVar(&set.Translate, "translate", set.Translate, "translate into English (multilingual models)")
@@ -126,6 +128,10 @@ func (c *CLI) printEvents(events <-chan app.Event, quiet bool) {
 			fmt.Fprintf(c.Stderr, "error: %v\n", e.Err)
 		case app.EventTake:
 			printTake(c.Stderr, *e.Take)
+		case app.EventLive:
+			if e.Live.New != "" {
+				fmt.Fprintf(c.Stderr, "live %.1f s: %s\n", e.Live.Elapsed.Seconds(), e.Live.New)
+			}
 		}
 	}
 }

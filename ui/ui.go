@@ -15,6 +15,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/dictate-app/dictate/app"
@@ -72,6 +73,7 @@ type MainWindow struct {
 	State    *widget.Label
 	Level    *widget.ProgressBar
 	Busy     *widget.ProgressBarInfinite // shown while transcribing
+	Live     *widget.RichText            // while recording: words committed, then (dimmed) words that may change
 	Toggle   *widget.Button
 	Last     *widget.Label
 	Copy     *widget.Button
@@ -99,6 +101,9 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 	m.Level.Hide() // shown while recording
 	m.Busy = widget.NewProgressBarInfinite()
 	m.Busy.Hide()
+	m.Live = widget.NewRichText()
+	m.Live.Wrapping = fyne.TextWrapWord
+	m.Live.Hide() // shown while a take has live text
 	m.Toggle = widget.NewButton("Start dictation", ctl.Toggle)
 	m.Toggle.Disable() // until a session runs (see showStatus)
 	m.Last = widget.NewLabel("Hold the hotkey and speak; the words go to the focused window.")
@@ -129,7 +134,7 @@ func NewMainWindow(a fyne.App, ctl Controller) *MainWindow {
 		m.Setup.Box.Hide()
 	}
 	dictation := container.NewBorder(
-		container.NewVBox(m.Setup.Box, container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level, m.Busy,
+		container.NewVBox(m.Setup.Box, container.NewBorder(nil, nil, nil, m.Toggle, m.State), m.Level, m.Busy, m.Live,
 			container.NewBorder(nil, nil, nil, m.Copy, m.Last), widget.NewSeparator()),
 		m.Model, nil, nil, m.History)
 	settingsTab := container.NewTabItem("Settings", m.Settings.Content())
@@ -246,6 +251,10 @@ func (m *MainWindow) Apply(e app.Event) {
 			m.Level.SetValue(0)
 			m.Level.Hide()
 		}
+		if e.State == app.Idle {
+			m.Live.Segments = nil
+			m.Live.Hide()
+		}
 		m.Toggle.SetText(label)
 		if e.State == app.Transcribing {
 			m.Busy.Show()
@@ -260,6 +269,8 @@ func (m *MainWindow) Apply(e app.Event) {
 				desk.SetSystemTrayIcon(trayIcon(e.State == app.Recording))
 			}
 		}
+	case app.EventLive:
+		m.showLive(*e.Live)
 	case app.EventLevel:
 		// RMS of speech is about 0.01–0.3: show it on a log scale.
 		m.Level.SetValue(levelToMeter(e.Level))
@@ -283,6 +294,34 @@ func (m *MainWindow) Apply(e app.Event) {
 	case app.EventStatus:
 		m.showStatus()
 		m.refreshTray()
+	}
+}
+
+// showLive shows what commit-while-speaking heard: the committed words as they will be
+// typed, the words that may still change dimmed, and the take's length so far.
+func (m *MainWindow) showLive(l app.LiveText) {
+	m.mu.Lock()
+	recording := m.state == app.Recording
+	m.mu.Unlock()
+	if recording {
+		m.State.SetText(fmt.Sprintf("Recording… %d:%02d", int(l.Elapsed.Minutes()), int(l.Elapsed.Seconds())%60))
+	}
+	var segs []widget.RichTextSegment
+	if l.Committed != "" {
+		text := l.Committed
+		if l.Tentative != "" {
+			text += " "
+		}
+		segs = append(segs, &widget.TextSegment{Text: text, Style: widget.RichTextStyleInline})
+	}
+	if l.Tentative != "" {
+		segs = append(segs, &widget.TextSegment{Text: l.Tentative, Style: widget.RichTextStyle{Inline: true,
+			ColorName: theme.ColorNamePlaceHolder, TextStyle: fyne.TextStyle{Italic: true}}})
+	}
+	m.Live.Segments = segs
+	m.Live.Refresh()
+	if len(segs) > 0 {
+		m.Live.Show()
 	}
 }
 

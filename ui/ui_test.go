@@ -15,6 +15,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/app/models"
@@ -378,5 +380,40 @@ func TestFilesCancel(t *testing.T) {
 	jobs := waitJobs(t, m.Files, 2)
 	if jobs[0].Status != "cancelled" || jobs[1].Status != "cancelled" {
 		t.Fatalf("jobs %+v", jobs)
+	}
+}
+
+// The live text while a take records: committed words as typed, the words that may still
+// change dimmed, the take's length; all of it gone once the take is done.
+func TestMainWindowShowsLiveText(t *testing.T) {
+	a := newTestApp(t)
+	m := NewMainWindow(a, newFake())
+	t.Cleanup(m.Close)
+	if m.Live.Visible() {
+		t.Fatal("live text shown before any take")
+	}
+	m.Apply(app.Event{Kind: app.EventState, State: app.Recording})
+	m.Apply(app.Event{Kind: app.EventLive, Live: &app.LiveText{Tentative: "the cat", Elapsed: 1500 * time.Millisecond}})
+	if !m.Live.Visible() || m.Live.String() != "the cat" || m.State.Text != "Recording… 0:01" {
+		t.Fatalf("first pass: visible %v, %q, state %q", m.Live.Visible(), m.Live.String(), m.State.Text)
+	}
+	m.Apply(app.Event{Kind: app.EventLive, Live: &app.LiveText{Committed: "the cat sat", Tentative: "on a", Elapsed: 72 * time.Second}})
+	segs := m.Live.Segments
+	if len(segs) != 2 || m.Live.String() != "the cat sat on a" || m.State.Text != "Recording… 1:12" {
+		t.Fatalf("later pass: %q in %d segments, state %q", m.Live.String(), len(segs), m.State.Text)
+	}
+	committed, tentative := segs[0].(*widget.TextSegment), segs[1].(*widget.TextSegment)
+	if committed.Style.ColorName == theme.ColorNamePlaceHolder || tentative.Style.ColorName != theme.ColorNamePlaceHolder || !tentative.Style.TextStyle.Italic {
+		t.Errorf("committed %+v, tentative %+v: only the tentative words are dimmed", committed.Style, tentative.Style)
+	}
+	// The final pass after release shows too, until the take is done.
+	m.Apply(app.Event{Kind: app.EventState, State: app.Transcribing})
+	m.Apply(app.Event{Kind: app.EventLive, Live: &app.LiveText{Committed: "the cat sat on a mat", Elapsed: 73 * time.Second}})
+	if m.Live.String() != "the cat sat on a mat" || m.State.Text != "Transcribing…" {
+		t.Fatalf("final pass: %q, state %q", m.Live.String(), m.State.Text)
+	}
+	m.Apply(app.Event{Kind: app.EventState, State: app.Idle})
+	if m.Live.Visible() || len(m.Live.Segments) != 0 {
+		t.Fatal("live text still shown after the take")
 	}
 }

@@ -83,3 +83,18 @@ func Speak(ctx context.Context, s Sentence, path string) error {
 	}
 	return nil
 }
+
+// TrimSilence cuts espeak-ng's silence from both ends of a clip (16 kHz samples), at the
+// level the training corpus trims at: speech from the first sample to the last.
+func TrimSilence(pcm []float32) []float32 {
+	const floor = 0.002
+	loud := func(x float32) bool { return x > floor || x < -floor }
+	a, b := 0, len(pcm)
+	for a < b && !loud(pcm[a]) {
+		a++
+	}
+	for b > a && !loud(pcm[b-1]) {
+		b--
+	}
+	return pcm[a:b]
+}

@@ -56,3 +56,28 @@ func TestCommittedHeldOut(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimSilence(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		in   []float32
+		want []float32
+	}{
+		{"both ends", []float32{0, 0.001, 0.5, 0, -0.3, 0.0005, 0}, []float32{0.5, 0, -0.3}},
+		{"nothing to trim", []float32{0.1, -0.1}, []float32{0.1, -0.1}},
+		{"all quiet", []float32{0, 0.001, -0.001}, nil},
+		{"empty", nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := TrimSilence(c.in)
+			if len(got) != len(c.want) {
+				t.Fatalf("%v, want %v", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Fatalf("%v, want %v", got, c.want)
+				}
+			}
+		})
+	}
+}

@@ -2,7 +2,7 @@
 the log-mel front end as whisper.cpp computes it, the conv stem, sinusoidal encoder
 positions, pre-norm blocks, a decoder whose logits are its token embedding's products.
 
-The decoder keeps only the tokens the corpus uses (words, four specials, 1501 timestamps).
+The decoder keeps only the tokens the corpus uses (words, five specials, 1501 timestamps).
 The ids it never uses get one stand-in logit here and fixed rows in the file: channel 0 of
 the final norm is held at 1, and an unused token's row is (-UNUSED_LOGIT, 0, …), so
 whisper.cpp sees exactly the distribution trained here.
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 N_MELS, N_FFT, HOP = 80, 400, 160
 N_AUDIO_CTX, N_TEXT_CTX = 1500, 448
 N_VOCAB = 51864  # English-only
-EOT, SOT, NOSP, NOT, BEG = 50256, 50257, 50361, 50362, 50363
+EOT, SOT, PREV, NOSP, NOT, BEG = 50256, 50257, 50360, 50361, 50362, 50363
 N_TIMESTAMPS = 1501
 UNUSED_LOGIT = 20.0
 
@@ -133,8 +133,8 @@ class Vocab:
     def __init__(self, texts):
         self.texts = texts
         self.n_text = len(texts)
-        self.eot, self.sot, self.nosp, self.not_ = range(self.n_text, self.n_text + 4)
-        self.beg = self.n_text + 4
+        self.eot, self.sot, self.nosp, self.not_, self.prev = range(self.n_text, self.n_text + 5)
+        self.beg = self.n_text + 5
         self.size = self.beg + N_TIMESTAMPS
         self.index = {t: i for i, t in enumerate(texts)}
 
@@ -143,7 +143,7 @@ class Vocab:
             return i
         if i >= self.beg:
             return BEG + (i - self.beg)
-        return [EOT, SOT, NOSP, NOT][i - self.n_text]
+        return [EOT, SOT, NOSP, NOT, PREV][i - self.n_text]
 
     def timestamp(self, seconds):
         return self.beg + min(N_TIMESTAMPS - 1, max(0, int(round(seconds / 0.02))))
@@ -209,7 +209,7 @@ class Whisper(nn.Module):
         ts_mode = prefix[-1] != v.not_
         for step in range(max_len):
             logits = self.decoder(toks, xa)[:, -1, : v.size].clone()
-            logits[:, [v.sot, v.nosp, v.not_]] = -1e9
+            logits[:, [v.sot, v.nosp, v.not_, v.prev]] = -1e9
             if step == 0:
                 logits[:, v.eot] = -1e9  # suppress_blank
                 logits[:, v.index[" "]] = -1e9

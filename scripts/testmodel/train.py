@@ -59,7 +59,56 @@ class Data:
         level = 10 ** (self.rng.uniform(-72, -42) / 20)
         return white / (np.sqrt(np.mean(white ** 2)) + 1e-9) * level
 
-    def item(self, n_ctx, max_words, empty_p=0.06, ts_p=0.7):
+    def layout(self, W, max_words, ts_mode, multi):
+        """Where sentences go in a window of W samples: [(clip, start)] spoken whole, and
+        the clip and start of one the window cuts (timestamp mode only), or None.
+        multi: speech as in a long recording, sentence after sentence with pauses;
+        otherwise one sentence after a lead, sometimes the start of the next after it."""
+        rng = self.rng
+        if multi:
+            placed, cut = [], None
+            t = int(rng.uniform(0, 1.0) * SR)
+            while t < W - 0.3 * SR:
+                i = rng.randrange(len(self.clips))
+                if t + len(self.clips[i]) > W - 0.05 * SR:
+                    cut = (i, t) if ts_mode else None
+                    break
+                placed.append((i, t))
+                t += len(self.clips[i]) + int(rng.uniform(0.15, 1.5) * SR)
+            if placed:
+                return placed, cut
+        for _ in range(100):
+            i = rng.randrange(len(self.clips))
+            if self.n_words[i] <= max_words and len(self.clips[i]) < W - 0.15 * SR:
+                break
+        lead = int(rng.uniform(0, min(1.0, (W - len(self.clips[i])) / SR - 0.1)) * SR)
+        cut = None
+        if ts_mode and rng.random() < 0.35:
+            start2 = lead + len(self.clips[i]) + int(rng.uniform(0.3, 1.5) * SR)
+            if start2 < W - 0.3 * SR:
+                cut = (rng.randrange(len(self.clips)), start2)
+        return [(i, lead)], cut
+
+    def item(self, n_ctx, max_words, empty_p=0.06, ts_p=0.7, multi_p=0.0, prompt_p=0.0):
+        """A window's audio, decoder input and labels, each frame's phoneme and word, and
+        the pointing head's spans (label position, first frame, end frame)."""
+        v, rng = self.vocab, self.rng
+        # A prompt, as Whisper is trained and whisper.cpp runs it: <|startofprev|>, the end
+        # of earlier text (dictation prompts each pass with what it committed), then the
+        # transcript. It teaches nothing to predict; the model learns to read past it.
+        pre = []
+        if rng.random() < prompt_p:
+            for _ in range(rng.randint(1, 4)):
+                pre += self.tokens[rng.randrange(len(self.tokens))]
+            pre = [v.prev] + pre[-rng.randint(3, 60):]
+        out = self._item(n_ctx, max_words, empty_p, ts_p, multi_p)
+        if not pre:
+            return out
+        audio, inp, lab, frames, spans, words = out
+        return (audio, pre + inp, [IGNORE] * len(pre) + lab, frames,
+                [(p + len(pre), a, b) for p, a, b in spans], words)
+
+    def _item(self, n_ctx, max_words, empty_p, ts_p, multi_p):
         v, rng = self.vocab, self.rng
         W = n_ctx * 320
         ts_mode = rng.random() < ts_p
@@ -74,50 +123,53 @@ class Data:
             if ts_mode:
                 return audio, [v.sot, v.timestamp(0)], [v.nosp, v.eot], frames, [], words
             return audio, [v.sot, v.not_], [IGNORE, v.nosp], frames, [], words
-        for _ in range(100):
-            i = rng.randrange(len(self.clips))
-            if self.n_words[i] <= max_words and len(self.clips[i]) < W - 0.15 * SR:
-                break
-        clip = self.clips[i] * rng.uniform(0.15, 1.0)
-        if rng.random() < 0.1:  # the speaker moves: a gain ramp
-            clip = clip * np.linspace(rng.uniform(0.4, 1), rng.uniform(0.4, 1), len(clip), dtype=np.float32)
-        lead = int(rng.uniform(0, min(1.0, (W - len(clip)) / SR - 0.1)) * SR)
-        end = lead + len(clip)
-        audio[lead:end] = clip
-        take = min(W, end + int(rng.uniform(0.05, 1.0) * SR))
-        trailing = None
-        if ts_mode and rng.random() < 0.35:
-            start2 = end + int(rng.uniform(0.3, 1.5) * SR)
-            if start2 < W - 0.3 * SR:
-                j = rng.randrange(len(self.clips))
-                nxt = self.clips[j][: W - start2] * rng.uniform(0.15, 1.0)
-                audio[start2:start2 + len(nxt)] = nxt
-                trailing, take = start2, W
+        placed, cut = self.layout(W, max_words, ts_mode, rng.random() < multi_p)
+        gain = rng.uniform(0.15, 1.0)
+        for i, at in placed + ([cut] if cut else []):
+            clip = self.clips[i][: W - at] * gain * rng.uniform(0.7, 1.0)
+            if rng.random() < 0.1:  # the speaker moves: a gain ramp
+                clip = clip * np.linspace(rng.uniform(0.4, 1), rng.uniform(0.4, 1), len(clip), dtype=np.float32)
+            audio[at:at + len(clip)] = clip
+        last_end = placed[-1][1] + len(self.clips[placed[-1][0]])
+        take = W if cut else min(W, last_end + int(rng.uniform(0.05, 1.0) * SR))
         audio[:take] += self.noise(take)
         audio[take:] = 0
-        toks = self.tokens[i]
+        # Labels: Whisper's layout, each sentence a segment between its start and end
+        # times, a cut one marked by its start time alone; without timestamps, the words.
+        seq, firsts = [], []
+        for i, at in placed:
+            if ts_mode:
+                seq.append(v.timestamp(at / SR))
+            firsts.append(len(seq) + (0 if ts_mode else 1))  # label position of its first token
+            seq.extend(self.tokens[i])
+            if ts_mode:
+                seq.append(v.timestamp((at + len(self.clips[i])) / SR))
+        if cut:
+            seq.append(v.timestamp(cut[1] / SR))
         if ts_mode:
-            seq = [v.timestamp(lead / SR)] + toks + [v.timestamp(end / SR)]
-            if trailing is not None:
-                seq.append(v.timestamp(trailing / SR))
             inp, lab = [v.sot] + seq, seq + [v.eot]
         else:
-            inp, lab = [v.sot, v.not_] + toks, [IGNORE] + toks + [v.eot]
-        first = 1  # label position of the first text token, in either mode
-        # The phoneme each encoder frame (20 ms) hears, and each word's frames.
+            inp, lab = [v.sot, v.not_] + seq, [IGNORE] + seq + [v.eot]
+        # The phoneme and the word each encoder frame (20 ms) hears; the cut sentence's
+        # frames are left out.
         fr = lambda sample: min(n_ctx, int(sample / 320))
-        frames[: fr(trailing if trailing is not None else take)] = self.silence
-        phones = self.phones[i]
-        for k, (t, name) in enumerate(phones):
-            t_next = phones[k + 1][0] if k + 1 < len(phones) else len(self.clips[i]) / SR
-            a, b = fr(lead + int(t * SR)), fr(lead + int(t_next * SR))
-            frames[a:max(a + 1, b)] = self.inventory.get(name, self.silence)
+        known = fr(cut[1] if cut else take)
+        frames[:known] = self.silence
+        words[:known] = v.n_text
         spans = []
-        starts = self.starts[i]
-        if starts is not None:
-            bounds = [lead + int(t * SR) for t in starts] + [end]
+        for (i, at), first in zip(placed, firsts):
+            end = at + len(self.clips[i])
+            phones = self.phones[i]
+            for k, (t, name) in enumerate(phones):
+                t_next = phones[k + 1][0] if k + 1 < len(phones) else len(self.clips[i]) / SR
+                a, b = fr(at + int(t * SR)), fr(at + int(t_next * SR))
+                frames[a:max(a + 1, b)] = self.inventory.get(name, self.silence)
+            starts, toks = self.starts[i], self.tokens[i]
+            if starts is None:
+                words[fr(at):fr(end)] = IGNORE
+                continue
+            bounds = [at + int(t * SR) for t in starts] + [end]
             pos = [first + k for k, t in enumerate(toks) if v.texts[t].startswith(" ")]
-            words[: fr(trailing if trailing is not None else take)] = v.n_text
             for k, p in enumerate(pos):
                 a, b = fr(bounds[k]), max(fr(bounds[k]) + 1, fr(bounds[k + 1]))
                 spans.append((p, a, b))
@@ -168,27 +220,35 @@ def lr_at(step, total, peak, warmup):
     return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
 
 
-def schedule(step, total, start=0.0):
+def schedule(step, total, start=0.0, long=False):
     """Curriculum: short sentences and 5 s windows first; dictation (10 s) and file (30 s)
     windows in the last part, so whisper.cpp's full window is familiar. start skips ahead
-    (a continued run starts where the first left its curriculum)."""
+    (a continued run starts where the first left its curriculum). long: a run on speech as
+    long recordings have it, windows full of sentences and pauses, half of them 30 s.
+    Returns the window (frames), the batch size, the most words a sentence has, and the
+    share of windows full of sentences."""
+    r = (step * 7919) % 10
+    if long:
+        if r < 3:
+            return 256, 24, 12, 0.0
+        if r < 5:
+            return 512, 12, 12, 0.6
+        return 1500, 4, 12, 0.85
     p = start + (1 - start) * step / total
     max_words = 3 + int(9 * min(1.0, p / 0.3))
-    if p < 0.55:
-        return 256, 24, max_words
-    r = (step * 7919) % 10
-    if r < 4:
-        return 256, 24, max_words
+    if p < 0.55 or r < 4:
+        return 256, 24, max_words, 0.0
     if r < 8:
-        return 512, 12, max_words
-    return 1500, 4, max_words
+        return 512, 12, max_words, 0.0
+    return 1500, 4, max_words, 0.0
 
 
-def evaluate(model, mel, clips, texts, vocab, n_ctx=256, limit=64):
-    """Greedy WER on held-out sentences that fit the window, in timestamp mode."""
+def evaluate(model, mel, clips, texts, vocab, n_ctx=256, limit=64, ts_mode=True):
+    """Greedy WER on held-out sentences that fit the window."""
     model.eval()
     errs = words = 0
     idx = [i for i in range(len(clips)) if len(clips[i]) < n_ctx * 320 - 0.4 * SR][:limit]
+    prefix = [vocab.sot] if ts_mode else [vocab.sot, vocab.not_]
     for s in range(0, len(idx), 16):
         chunk = idx[s:s + 16]
         audio = np.zeros((len(chunk), n_ctx * 320), dtype=np.float32)
@@ -196,7 +256,7 @@ def evaluate(model, mel, clips, texts, vocab, n_ctx=256, limit=64):
             audio[k, int(0.3 * SR): int(0.3 * SR) + len(clips[i])] = clips[i]
         with torch.no_grad():
             xa = model.encoder(mel(torch.from_numpy(audio), 2 * n_ctx))
-        for k, toks in enumerate(model.greedy(xa, [vocab.sot])):
+        for k, toks in enumerate(model.greedy(xa, prefix)):
             hyp = "".join(vocab.texts[t] for t in toks if t < vocab.n_text)
             e, n = wer(corpus.normalise(texts[chunk[k]]), corpus.normalise(hyp))
             errs, words = errs + e, words + n
@@ -204,9 +264,40 @@ def evaluate(model, mel, clips, texts, vocab, n_ctx=256, limit=64):
     return errs / max(1, words)
 
 
-def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=None):
-    """Trains a teacher from scratch, or trains on a given one (a second run: the whole
-    curriculum's second half again, with a fresh warm-up and decay)."""
+def evaluate_long(model, mel, clips, texts, vocab, windows=8, ts_mode=True):
+    """Greedy WER on 30 s windows full of held-out sentences with pauses between them,
+    as a long recording has them (sentences the window would cut are left out)."""
+    model.eval()
+    rng = random.Random(5)
+    W = 1500 * 320
+    audio = np.zeros((windows, W), dtype=np.float32)
+    refs = []
+    for k in range(windows):
+        t, ref = int(0.3 * SR), []
+        while True:
+            i = rng.randrange(len(clips))
+            if t + len(clips[i]) > W - 0.2 * SR:
+                break
+            audio[k, t:t + len(clips[i])] = clips[i]
+            ref += corpus.normalise(texts[i])
+            t += len(clips[i]) + int(rng.uniform(0.3, 1.2) * SR)
+        refs.append(ref)
+    with torch.no_grad():
+        xa = model.encoder(mel(torch.from_numpy(audio), 3000))
+    prefix = [vocab.sot] if ts_mode else [vocab.sot, vocab.not_]
+    errs = words = 0
+    for ref, toks in zip(refs, model.greedy(xa, prefix, max_len=224)):
+        hyp = "".join(vocab.texts[t] for t in toks if t < vocab.n_text)
+        e, n = wer(ref, corpus.normalise(hyp))
+        errs, words = errs + e, words + n
+    model.train()
+    return errs / max(1, words)
+
+
+def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=None, long=False):
+    """Trains a teacher from scratch, or trains on a given one (a further run: the whole
+    curriculum's second half again, or with long, windows as long recordings have them,
+    with a fresh warm-up and decay)."""
     torch.manual_seed(args.seed)
     more = model is not None
     if not more:
@@ -216,10 +307,11 @@ def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     t0 = time.time()
     for step in range(steps):
-        n_ctx, size, max_words = schedule(step, steps, 0.5 if more else 0.0)
+        n_ctx, size, max_words, multi_p = schedule(step, steps, 0.5 if more else 0.0, long)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, args.warmup if not more else 100)
-        audio, inp, lab, frames, guide = data.batch(n_ctx, size, max_words)
+        audio, inp, lab, frames, guide = data.batch(n_ctx, size, max_words, multi_p=multi_p,
+                                                    prompt_p=args.prompt_p if long else 0.0)
         xa = model.encoder(mel(audio, 2 * n_ctx))
         lfr = frame_loss(model, xa, frames)
         if step < args.hear_steps and not more:  # the encoder learns to hear first
@@ -235,9 +327,11 @@ def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 50 == 0 or step == steps - 1:
-            msg = f"teacher{' (more)' if more else ''} {step}/{steps} ctx {n_ctx} words≤{max_words} ce {lce.item():.3f} frames {lfr.item():.3f} guide {lgd.item():.3f} {time.time() - t0:.0f}s"
+            msg = f"teacher{' (long)' if long else ' (more)' if more else ''} {step}/{steps} ctx {n_ctx} words≤{max_words} ce {lce.item():.3f} frames {lfr.item():.3f} guide {lgd.item():.3f} {time.time() - t0:.0f}s"
             if step % args.eval_every == 0 and step >= args.hear_steps or step == steps - 1:
                 msg += f" held-out WER {100 * evaluate(model, mel, *held, vocab):.1f}%"
+                if long:
+                    msg += f", 30 s windows {100 * evaluate_long(model, mel, *held, vocab):.1f}%"
             log(msg)
     return model, time.time() - t0
 
@@ -258,29 +352,33 @@ def make_student(teacher, vocab):
 
 def pseudo_labels(teacher, xa, inp, lab, vocab):
     """The teacher's greedy output for each window, in the window's mode, as (input,
-    label) rows; windows whose pseudo-label is more than 10 % WER from the truth are
-    dropped (Distil-Whisper's filter)."""
+    label) rows, behind the window's prompt if it has one (the output itself comes
+    unprompted: one batch); windows whose pseudo-label is more than 10 % WER from the truth
+    are dropped (Distil-Whisper's filter)."""
+    rows = [r.tolist() for r in inp]
+    pres = [r[: r.index(vocab.sot)] for r in rows]
+    modes = [rows[k][len(pres[k]) + 1] != vocab.not_ for k in range(len(rows))]
     outs = {}
     for ts_mode in (True, False):
-        ks = [k for k in range(inp.shape[0]) if (inp[k, 1].item() != vocab.not_) == ts_mode]
+        ks = [k for k in range(len(rows)) if modes[k] == ts_mode]
         if ks:
             prefix = [vocab.sot] if ts_mode else [vocab.sot, vocab.not_]
-            for k, out in zip(ks, teacher.greedy(xa[ks], prefix)):
-                outs[k] = (ts_mode, out[: out.index(vocab.eot)] if vocab.eot in out else out)
+            for k, out in zip(ks, teacher.greedy(xa[ks], prefix, max_len=inp.shape[1] + 16)):
+                outs[k] = out[: out.index(vocab.eot)] if vocab.eot in out else out
     items = []
-    for k in range(inp.shape[0]):
-        ts_mode, out = outs[k]
+    for k in range(len(rows)):
+        out, pre, ign = outs[k], pres[k], [IGNORE] * len(pres[k])
         truth = [t for t in lab[k].tolist() if 0 <= t < vocab.n_text]
         said = [t for t in out if t < vocab.n_text]
         e, n = wer(truth, said)
         if n and e / n > 0.1 or (not n and said):
             continue
-        if ts_mode:
-            items.append((k, [vocab.sot] + out, out + [vocab.eot]))
+        if modes[k]:
+            items.append((k, pre + [vocab.sot] + out, ign + out + [vocab.eot]))
         elif said:
-            items.append((k, [vocab.sot, vocab.not_] + out, [IGNORE] + out + [vocab.eot]))
+            items.append((k, pre + [vocab.sot, vocab.not_] + out, ign + [IGNORE] + out + [vocab.eot]))
         else:
-            items.append((k, [vocab.sot, vocab.not_], [IGNORE, vocab.nosp]))
+            items.append((k, pre + [vocab.sot, vocab.not_], ign + [IGNORE, vocab.nosp]))
     return items
 
 
@@ -292,10 +390,11 @@ def train_student(args, teacher, data, held, vocab, mel, log):
     t0 = time.time()
     steps, kept = args.student_steps, [0, 0]
     for step in range(steps):
-        n_ctx, size, _ = schedule(step, steps)
+        n_ctx, size, _, multi_p = schedule(step, steps, long=args.long_steps > 0)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, args.student_lr, 50)
-        audio, inp, lab, _, _ = data.batch(n_ctx, size, 12)
+        # Mostly without timestamps: whisper.cpp runs a 2-layer English model so.
+        audio, inp, lab, _, _ = data.batch(n_ctx, size, 12, ts_p=args.student_ts, multi_p=multi_p, prompt_p=args.prompt_p)
         with torch.no_grad():
             xa = student.encoder(mel(audio, 2 * n_ctx))
             rows = pseudo_labels(teacher, xa, inp, lab, vocab)
@@ -323,7 +422,7 @@ def train_student(args, teacher, data, held, vocab, mel, log):
         if step % 50 == 0 or step == steps - 1:
             msg = f"student {step}/{steps} ctx {n_ctx} kl {kl.item():.3f} ce {ce.item():.3f} kept {kept[0]}/{kept[1]} {time.time() - t0:.0f}s"
             if step % args.eval_every == 0 or step == steps - 1:
-                msg += f" held-out WER {100 * evaluate(student, mel, *held, vocab):.1f}%"
+                msg += f" held-out WER {100 * evaluate(student, mel, *held, vocab, ts_mode=False):.1f}%"
             log(msg)
     return student, time.time() - t0, kept
 
@@ -340,7 +439,7 @@ def main():
     ap.add_argument("--enc-layers", type=int, default=2)
     ap.add_argument("--teacher-steps", type=int, default=2000)
     ap.add_argument("--hear-steps", type=int, default=100)
-    ap.add_argument("--student-steps", type=int, default=400)
+    ap.add_argument("--student-steps", type=int, default=600)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--student-lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=200)
@@ -349,6 +448,10 @@ def main():
     ap.add_argument("--teacher-more-steps", type=int, default=1000, help="steps of each further run on the teacher")
     ap.add_argument("--more-rounds", type=int, default=2, help="further runs on the teacher")
     ap.add_argument("--more-lr", type=float, default=1e-3)
+    ap.add_argument("--long-steps", type=int, default=2000, help="steps of a last run on windows as long recordings have them")
+    ap.add_argument("--long-lr", type=float, default=5e-4)
+    ap.add_argument("--prompt-p", type=float, default=0.5, help="share of windows (long run, student) prompted with earlier text")
+    ap.add_argument("--student-ts", type=float, default=0.3, help="share of the student's windows with timestamps")
     ap.add_argument("--resume-teacher", action="store_true", help="reuse the teacher checkpoints")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -389,7 +492,11 @@ def main():
         if args.resume_teacher and os.path.exists(path):
             m = Whisper(vocab, d=args.width, heads=args.heads, enc_layers=args.enc_layers, dec_layers=4,
                         frame_classes=data.silence + 1)
-            missing, _ = m.load_state_dict(torch.load(path), strict=False)
+            sd = torch.load(path)
+            emb = sd["decoder.embed.weight"]
+            if emb.shape[0] < vocab.beg:  # saved before <|startofprev|> was added: it starts as <|startoftranscript|>
+                sd["decoder.embed.weight"] = torch.cat([emb, emb[vocab.sot:vocab.sot + 1].repeat(vocab.beg - emb.shape[0], 1)])
+            missing, _ = m.load_state_dict(sd, strict=False)
             assert all(k.startswith("word_head.") for k in missing), missing  # heads added later train from zero
             return m, json.load(open(path + ".json"))["seconds"]
         m, secs = train()
@@ -404,14 +511,19 @@ def main():
         teacher, t_more = checkpointed("teacher-more.pt" if r == 0 else f"teacher-more{r + 1}.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.teacher_more_steps, lr=args.more_lr / 2 ** r))
         t_teacher += t_more
+    if args.long_steps:
+        teacher, t_more = checkpointed("teacher-long.pt", lambda: train_teacher(
+            args, data, held, vocab, mel, log, model=teacher, steps=args.long_steps, lr=args.long_lr, long=True))
+        t_teacher += t_more
     teacher_wer = evaluate(teacher, mel, *held, vocab, limit=len(held_clips))
-    log(f"teacher: {t_teacher:.0f}s, held-out WER (PyTorch, 5 s windows) {100 * teacher_wer:.2f}%")
+    teacher_long_wer = evaluate_long(teacher, mel, *held, vocab)
+    log(f"teacher: {t_teacher:.0f}s, held-out WER (PyTorch) {100 * teacher_wer:.2f}% in 5 s windows, {100 * teacher_long_wer:.2f}% in 30 s ones")
     ggml.write(teacher, os.path.join(args.out, "words-teacher.bin"))
 
     student, t_student, kept = train_student(args, teacher, Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7),
                                              held, vocab, mel, log)
-    student_wer = evaluate(student, mel, *held, vocab, limit=len(held_clips))
-    log(f"student: {t_student:.0f}s, held-out WER (PyTorch) {100 * student_wer:.2f}%")
+    student_wer = evaluate(student, mel, *held, vocab, limit=len(held_clips), ts_mode=False)
+    log(f"student: {t_student:.0f}s, held-out WER (PyTorch, no timestamps) {100 * student_wer:.2f}%")
     ggml.write(student, os.path.join(args.out, "words-student.bin"))
 
     with open(os.path.join(args.out, "heldout.tsv"), "w") as f:
@@ -421,6 +533,7 @@ def main():
     recipe.update(torch=torch.__version__, threads=args.threads,
                   corpus_hours=round(hours, 2), teacher_seconds=round(t_teacher), student_seconds=round(t_student),
                   teacher_heldout_wer_torch=round(100 * teacher_wer, 2),
+                  teacher_30s_windows_wer_torch=round(100 * teacher_long_wer, 2),
                   student_heldout_wer_torch=round(100 * student_wer, 2),
                   student_pseudo_labels_kept=f"{kept[0]}/{kept[1]}",
                   vocabulary_words=len(corpus.WORDS), vocabulary_tokens=vocab.n_text)
