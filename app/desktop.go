@@ -436,7 +436,7 @@ func (d *Desktop) ApplySettings(s Settings) error {
 			return err
 		}
 	default:
-		running.Dictation.Reconfigure(cfg.Mode, cfg.Engine, cfg.Replacements)
+		running.Dictation.Reconfigure(cfg)
 		running.Sounds.Store(cfg.Sounds)
 		d.mu.Lock()
 		d.cfg = cfg

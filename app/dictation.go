@@ -273,12 +273,13 @@ func (d *Dictation) Cancel() {
 	}
 }
 
-// Reconfigure changes what applies from the next take on: mode, engine options and
-// replacements (the settings that need no new microphone, hotkey or model).
-func (d *Dictation) Reconfigure(mode Mode, eng engine.Options, replacements []Replacement) {
+// Reconfigure changes what applies from the next take on: the settings that need no new
+// microphone, hotkey or model (mode, engine options, replacements, live text).
+func (d *Dictation) Reconfigure(cfg SessionConfig) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.cfg.Mode, d.cfg.Engine, d.cfg.Replacements = mode, eng, replacements
+	d.cfg.Mode, d.cfg.Engine, d.cfg.Replacements = cfg.Mode, cfg.Engine, cfg.Replacements
+	d.cfg.Live, d.cfg.LivePrompt = cfg.LiveCommit, cfg.LivePrompt
 }
 
 func (d *Dictation) config() DictationConfig {

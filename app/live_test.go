@@ -224,6 +224,12 @@ func (t *growingTake) add(pcm []float32) {
 	t.mu.Unlock()
 }
 
+func (t *growingTake) reset() {
+	t.mu.Lock()
+	t.samples = nil
+	t.mu.Unlock()
+}
+
 func (t *growingTake) Recorded() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -274,48 +280,16 @@ func TestLiveCommitTypesEveryWordOnce(t *testing.T) {
 	d := NewDictation(DictationConfig{Mode: ModeHold, Live: true, LivePrompt: true}, growingRecorder{take}, eng, out, hist)
 	events := runDictation(t, d)
 
-	d.Press(time.Now())
-	waitUntil(t, "recording", d.recordingNow)
-	piece := samplesOf(time.Second)
-	var committedBefore string
-	for at := 0; at < len(pcm); at += piece {
-		take.add(pcm[at:min(len(pcm), at+piece)])
-		heard := durationOf(min(len(pcm), at+piece))
-		if heard < LivePolicyFor(false).Start || at+piece > len(pcm) {
-			continue // no pass yet, or less than a step: the final pass hears it
-		}
-		// Wait for the pass over this piece (or the pause's final pass).
-		for live := false; !live; {
-			select {
-			case e := <-events:
-				if e.Kind == EventLive && e.Live.Elapsed >= heard {
-					live, committedBefore = true, e.Live.Committed
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("no live pass over the audio up to %v", heard)
-			}
-		}
-	}
+	committedBefore := dictateLive(t, d, take, events, pcm)
 	if len(strings.Fields(committedBefore)) < len(want)/2 {
 		t.Errorf("before release only %d of %d words were committed: %q", len(strings.Fields(committedBefore)), len(want), committedBefore)
 	}
-	d.Release(time.Now())
-	var rec TakeRecord
-	for rec.Time.IsZero() && rec.Audio == 0 {
-		select {
-		case e := <-events:
-			if e.Kind == EventTake {
-				rec = *e.Take
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("no take")
-		}
-	}
+	rec := releaseLive(t, d, events)
 	got := strings.Fields(strings.NewReplacer(".", "").Replace(rec.Text))
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("typed\n%v\nwant\n%v", got, want)
 	}
-	if len(rec.Commits) == 0 || rec.LivePasses < len(pcm)/piece/2 {
+	if len(rec.Commits) == 0 || rec.LivePasses < len(pcm)/samplesOf(time.Second)/2 {
 		t.Errorf("%d commits in %d passes", len(rec.Commits), rec.LivePasses)
 	}
 	for i := 1; i < len(rec.Commits); i++ {
@@ -334,5 +308,82 @@ func TestLiveCommitTypesEveryWordOnce(t *testing.T) {
 	}
 	if prompted == 0 {
 		t.Errorf("no pass was prompted with the committed text: %q", eng.prompts)
+	}
+}
+
+// dictateLive presses the key and hands pcm to take a second at a time, as a microphone
+// would, each piece waiting for the pass it starts (once the policy starts passes; a last
+// piece under a step is left to the final pass). It returns the text committed meanwhile.
+func dictateLive(t *testing.T, d *Dictation, take *growingTake, events <-chan Event, pcm []float32) (committed string) {
+	t.Helper()
+	d.Press(time.Now())
+	waitUntil(t, "recording", d.recordingNow)
+	piece := samplesOf(time.Second)
+	for at := 0; at < len(pcm); at += piece {
+		take.add(pcm[at:min(len(pcm), at+piece)])
+		heard := durationOf(at + piece)
+		if heard < LivePolicyFor(false).Start || at+piece > len(pcm) {
+			continue
+		}
+		for live := false; !live; {
+			select {
+			case e := <-events:
+				if e.Kind == EventLive && e.Live.Elapsed >= heard {
+					live, committed = true, e.Live.Committed
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no live pass over the audio up to %v", heard)
+			}
+		}
+	}
+	return committed
+}
+
+// releaseLive releases the key and returns the take's record.
+func releaseLive(t *testing.T, d *Dictation, events <-chan Event) TakeRecord {
+	t.Helper()
+	d.Release(time.Now())
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == EventTake {
+				return *e.Take
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no take")
+		}
+	}
+}
+
+// The live setting applies from the next take on, without a new session.
+func TestReconfigureTurnsLiveTextOnAndOff(t *testing.T) {
+	pcm := toneSpeech([][]int{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}})
+	take := &growingTake{}
+	d := NewDictation(DictationConfig{Mode: ModeHold, Live: true}, growingRecorder{take}, &toneTranscriber{}, &fakeInserter{}, nil)
+	events := runDictation(t, d)
+
+	d.Reconfigure(SessionConfig{Mode: ModeHold, LiveCommit: false})
+	d.Press(time.Now())
+	waitUntil(t, "recording", d.recordingNow)
+	take.add(pcm)
+	if rec := releaseLive(t, d, events); rec.LivePasses != 0 || rec.Text == "" {
+		t.Fatalf("live off: %d passes, text %q", rec.LivePasses, rec.Text)
+	}
+
+	d.Reconfigure(SessionConfig{Mode: ModeHold, LiveCommit: true})
+	take.reset()
+	d.Press(time.Now())
+	waitUntil(t, "recording", d.recordingNow)
+	take.add(pcm)
+	for live := false; !live; {
+		select {
+		case e := <-events:
+			live = e.Kind == EventLive
+		case <-time.After(30 * time.Second):
+			t.Fatal("live on: no pass while recording")
+		}
+	}
+	if rec := releaseLive(t, d, events); rec.LivePasses == 0 || rec.Text == "" {
+		t.Fatalf("live on: %d passes, text %q", rec.LivePasses, rec.Text)
 	}
 }

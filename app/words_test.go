@@ -302,39 +302,8 @@ func TestLiveCommitHearsTheWords(t *testing.T) {
 	take := &growingTake{}
 	d := NewDictation(DictationConfig{Mode: ModeHold, Live: true, Engine: opts}, growingRecorder{take}, m, &fakeInserter{}, nil)
 	events := runDictation(t, d)
-	d.Press(time.Now())
-	waitUntil(t, "recording", d.recordingNow)
-	piece := audio.TargetRate
-	for at := 0; at < len(pcm); at += piece {
-		take.add(pcm[at:min(len(pcm), at+piece)])
-		if at+piece > len(pcm) {
-			break // less than a step: the final pass at release hears it
-		}
-		heard := durationOf(at + piece)
-		if heard < LivePolicyFor(false).Start {
-			continue // no pass yet
-		}
-		for live := false; !live; {
-			select {
-			case e := <-events:
-				live = e.Kind == EventLive && e.Live.Elapsed >= heard
-			case <-time.After(30 * time.Second):
-				t.Fatalf("no live pass over the audio up to %v", heard)
-			}
-		}
-	}
-	d.Release(time.Now())
-	var rec *TakeRecord
-	for rec == nil {
-		select {
-		case e := <-events:
-			if e.Kind == EventTake {
-				rec = e.Take
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("no take")
-		}
-	}
+	dictateLive(t, d, take, events, pcm)
+	rec := releaseLive(t, d, events)
 	whole, err := m.Transcribe(context.Background(), pcm, engine.Options{Language: "en"})
 	if err != nil {
 		t.Fatal(err)

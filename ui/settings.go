@@ -59,6 +59,8 @@ type SettingsScreen struct {
 	GPU            *widget.Check
 	TrimAudioCtx   *widget.Check
 	AudioCtxFloor  *widget.Entry
+	LiveCommit     *widget.Check
+	LivePrompt     *widget.Check
 	Form           *widget.Form
 	Message        *widget.Label
 
@@ -158,6 +160,8 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 	s.LaunchAtLogin = widget.NewCheck("Launch at login", nil)
 	s.GPU = widget.NewCheck("Use the GPU when there is one", nil)
 	s.TrimAudioCtx = widget.NewCheck("Encode only what a short take needs", nil)
+	s.LiveCommit = widget.NewCheck("Show the words while I speak; after release only the rest is transcribed", nil)
+	s.LivePrompt = widget.NewCheck("Give each live pass the words before it", nil)
 	s.AudioCtxFloor = widget.NewEntry()
 	s.AudioCtxFloor.Validator = func(v string) error {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -189,6 +193,8 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 			{Text: "", Widget: s.GPU},
 			{Text: "Speed", Widget: s.TrimAudioCtx},
 			{Text: "Least encoded (s)", Widget: s.AudioCtxFloor, HintText: "10 s keeps accuracy"},
+			{Text: "Live text", Widget: s.LiveCommit, HintText: "Long takes are typed about as fast as short ones"},
+			{Text: "", Widget: s.LivePrompt, HintText: "Off if a model repeats or skips words"},
 		},
 		SubmitText: "Apply",
 		OnSubmit:   func() { s.onApply() },
@@ -266,6 +272,8 @@ func (s *SettingsScreen) Fill() {
 	s.GPU.SetChecked(set.GPU)
 	s.TrimAudioCtx.SetChecked(set.TrimAudioCtx)
 	s.AudioCtxFloor.SetText(strconv.FormatFloat(set.AudioCtxFloorS, 'g', -1, 64))
+	s.LiveCommit.SetChecked(set.LiveCommit)
+	s.LivePrompt.SetChecked(set.LivePrompt)
 }
 
 // showDevices offers the system default, the devices found and the chosen one (which may
@@ -329,6 +337,7 @@ func (s *SettingsScreen) Read() (app.Settings, error) {
 	set.TailMS, _ = strconv.Atoi(strings.TrimSpace(s.Tail.Text))
 	set.Sounds, set.StartMinimised, set.LaunchAtLogin = s.Sounds.Checked, s.StartMinimised.Checked, s.LaunchAtLogin.Checked
 	set.GPU, set.TrimAudioCtx = s.GPU.Checked, s.TrimAudioCtx.Checked
+	set.LiveCommit, set.LivePrompt = s.LiveCommit.Checked, s.LivePrompt.Checked
 	set.AudioCtxFloorS, _ = strconv.ParseFloat(strings.TrimSpace(s.AudioCtxFloor.Text), 64)
 	return set, set.Validate()
 }
