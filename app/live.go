@@ -48,7 +48,7 @@ type LiveText struct {
 // Commit is words committed while the take was being spoken, and when (history records
 // keep them, so a take shows what was live).
 type Commit struct {
-	AtMS float64 `json:"at_ms"` // since the take started
+	AtMS float64 `json:"at_ms"` // how much of the take had been heard (pre-roll included)
 	Text string  `json:"text"`
 }
 

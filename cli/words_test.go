@@ -61,3 +61,43 @@ func TestBenchWordsHeldOut(t *testing.T) {
 		t.Errorf("the 10 s audio-context floor costs the teacher %.2f%% WER", cost)
 	}
 }
+
+// dictate bench --live through the real capture path: takes played into the null sink while
+// the microphone records its monitor, commit-while-speaking on and off, then the summary.
+func TestBenchLive(t *testing.T) {
+	testenv.Tool(t, "espeak-ng")
+	testenv.PulseAudio(t)
+	teacher := testenv.WordsModel(t, testmodel.Teacher)
+	code, stdout, stderr := runCLI(t, "bench", "--live", "--live-takes", "3s,9s", "--live-model", teacher, "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var sum LiveSummary
+	if err := json.Unmarshal([]byte(lines[0]), &sum); err != nil || len(lines) != 2 || !strings.HasPrefix(lines[1], "SUMMARY live_120s_over_5s=") {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	// Two takes on and off, then the longest again with the words scored.
+	if len(sum.Results) != 6 {
+		t.Fatalf("%d results: %+v", len(sum.Results), sum.Results)
+	}
+	var out strings.Builder
+	for _, r := range sum.Results {
+		printLive(&out, r)
+		if r.ReleaseToText <= 0 || r.DroppedBlocks != 0 || r.Text == "" || r.TakeS < r.TargetS/2 {
+			t.Errorf("take %+v", r)
+		}
+		if r.Live && r.TargetS == 9 && r.Passes < 2 {
+			t.Errorf("the 9 s take ran %d passes with live text on", r.Passes)
+		}
+		if !r.Live && r.Passes != 0 {
+			t.Errorf("%d passes with live text off", r.Passes)
+		}
+	}
+	t.Log("\n" + out.String())
+	for _, r := range sum.Results[4:] {
+		if r.WER < 0 || r.WER > 30 {
+			t.Errorf("scored take: WER %.1f%%", r.WER)
+		}
+	}
+}
