@@ -572,13 +572,11 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 	if liveText != "" {
 		parts = append(parts, liveText)
 	}
-	for _, s := range res.Segments {
-		if s.NoSpeechProb <= cfg.NoSpeechThreshold {
-			if job.live == nil {
-				parts = append(parts, s.Text)
-			}
-			evidence.NoSpeechProb = max(evidence.NoSpeechProb, s.NoSpeechProb)
+	for _, s := range speechSegments(res.Segments, cfg.NoSpeechThreshold) {
+		if job.live == nil { // live: the final pass's words are in liveText
+			parts = append(parts, s.Text)
 		}
+		evidence.NoSpeechProb = max(evidence.NoSpeechProb, s.NoSpeechProb)
 	}
 	if len(parts) == 0 {
 		rec.Dropped = "no-speech"

@@ -291,29 +291,26 @@ func (l *liveRun) run(ctx context.Context) {
 			l.publish(nil, durationOf(base+len(buf)))
 			continue
 		}
-		if start, _, ok := audio.LastPause(buf, l.policy.Pause); ok {
-			// A phrase ended: commit it whole, cut 200 ms into the pause.
-			cut := min(len(buf), start+samplesOf(200*time.Millisecond))
-			res, err := l.transcribe(ctx, buf[:cut])
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				continue
-			}
-			l.publish(l.agr.final(l.speech(res), durationOf(base+cut)), durationOf(base+len(buf)))
-			heard = 0 // what follows the pause is heard at once
-			continue
+		// A phrase ended by a pause is transcribed up to 200 ms into it and committed whole.
+		start, _, phraseEnded := audio.LastPause(buf, l.policy.Pause)
+		cut := len(buf)
+		if phraseEnded {
+			cut = min(len(buf), start+samplesOf(200*time.Millisecond))
 		}
-		res, err := l.transcribe(ctx, buf)
+		res, err := l.transcribe(ctx, buf[:cut])
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			continue
 		}
-		end := durationOf(base + len(buf))
-		l.publish(l.agr.pass(l.speech(res), end, l.policy.Holdback), end)
+		end, speech := durationOf(base+len(buf)), speechSegments(res.Segments, l.cfg.NoSpeechThreshold)
+		if phraseEnded {
+			l.publish(l.agr.final(speech, durationOf(base+cut)), end)
+			heard = 0 // what follows the pause is heard at once
+		} else {
+			l.publish(l.agr.pass(speech, end, l.policy.Holdback), end)
+		}
 	}
 }
 
@@ -334,11 +331,12 @@ func (l *liveRun) transcribe(ctx context.Context, pcm []float32) (engine.Result,
 	return res, err
 }
 
-// speech is a pass's segments that are likely speech.
-func (l *liveRun) speech(res engine.Result) []engine.Segment {
+// speechSegments is the segments Whisper thinks likely speech: no more likely silence
+// than threshold (DictationConfig.NoSpeechThreshold).
+func speechSegments(segs []engine.Segment, threshold float32) []engine.Segment {
 	var out []engine.Segment
-	for _, s := range res.Segments {
-		if s.NoSpeechProb <= l.cfg.NoSpeechThreshold {
+	for _, s := range segs {
+		if s.NoSpeechProb <= threshold {
 			out = append(out, s)
 		}
 	}
@@ -374,7 +372,7 @@ func (l *liveRun) finalText(ctx context.Context, samples []float32) (string, eng
 			if res, err = l.transcribe(ctx, rest); err != nil {
 				return strings.Join(l.agr.committed, " "), res, err
 			}
-			l.publish(l.agr.final(l.speech(res), durationOf(len(samples))), durationOf(len(samples)))
+			l.publish(l.agr.final(speechSegments(res.Segments, l.cfg.NoSpeechThreshold), durationOf(len(samples))), durationOf(len(samples)))
 		}
 	}
 	return strings.Join(l.agr.committed, " "), res, nil
