@@ -29,7 +29,7 @@ package:
 devroot:
 	scripts/devroot create
 
-# Regenerates assets/screenshot.png from the real window on Xvfb.
+# Regenerates assets/screenshot.png and assets/overlay.png from the real app on Xvfb.
 screenshot:
 	scripts/screenshot
 

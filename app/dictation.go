@@ -89,7 +89,13 @@ type DictationConfig struct {
 	// LivePrompt prompts each live pass with the text committed before it, as
 	// whisper_streaming does (LivePolicy.PromptRunes).
 	LivePrompt bool
-	Log        *slog.Logger // default: discard
+	// LiveType types committed words as they commit (append-only: a word typed stays),
+	// and at release only the rest. HeldKeyBlocksTyping says keys typed while the hotkey
+	// is held would not arrive as typed (hotkey.Spec.BlocksTypingWhileHeld): then a held
+	// take's words wait for release, and a toggled one's are typed as they commit.
+	LiveType            bool
+	HeldKeyBlocksTyping bool
+	Log                 *slog.Logger // default: discard
 }
 
 type takeJob struct {
@@ -131,12 +137,14 @@ type Dictation struct {
 	published      State
 	queued         int
 	live           *liveRun        // the recording take's live transcription
+	held           bool            // the hotkey is down (Press came, Release not yet)
 	runCtx         context.Context // Run's, for live passes
 
-	jobs   chan takeJob
-	done   chan struct{}
-	joiner Joiner
-	bg     sync.WaitGroup
+	jobs     chan takeJob
+	done     chan struct{}
+	insertMu sync.Mutex // one insertion at a time: live typing and takes, in order
+	joiner   Joiner     // under insertMu
+	bg       sync.WaitGroup
 }
 
 // NewDictation wires the flow; call Run to process takes.
@@ -202,6 +210,7 @@ func (d *Dictation) OnDevice(s audio.DeviceStatus) {
 func (d *Dictation) Press(at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.held = true
 	switch {
 	case d.active() && (d.cfg.Mode == ModeToggle || (d.cfg.Mode == ModeAuto && d.latched)):
 		d.ignoreRelease = true
@@ -221,6 +230,7 @@ func (d *Dictation) Press(at time.Time) {
 func (d *Dictation) Release(at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.held = false
 	if d.ignoreRelease {
 		d.ignoreRelease = false
 		return
@@ -279,7 +289,24 @@ func (d *Dictation) Reconfigure(cfg SessionConfig) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.cfg.Mode, d.cfg.Engine, d.cfg.Replacements = cfg.Mode, cfg.Engine, cfg.Replacements
-	d.cfg.Live, d.cfg.LivePrompt = cfg.LiveCommit, cfg.LivePrompt
+	d.cfg.Live, d.cfg.LivePrompt, d.cfg.LiveType = cfg.LiveCommit, cfg.LivePrompt, cfg.LiveType
+}
+
+// typingBlocked: live's take has stopped (the worker types the rest), or the hotkey, held
+// down now, would modify keys typed (d.mu not held).
+func (d *Dictation) typingBlocked(live *liveRun) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.live != live || d.held && d.cfg.HeldKeyBlocksTyping
+}
+
+// insert joins text to what was inserted before and types (or pastes) it. Live typing
+// and finished takes both insert through here, one at a time.
+func (d *Dictation) insert(ctx context.Context, text string) (string, error) {
+	d.insertMu.Lock()
+	defer d.insertMu.Unlock()
+	inserted := d.joiner.Join(text, time.Now())
+	return inserted, d.out.Insert(ctx, inserted)
 }
 
 func (d *Dictation) config() DictationConfig {
@@ -313,7 +340,7 @@ func (d *Dictation) start(at time.Time) {
 			return
 		}
 		d.recording = take
-		d.live = d.startLive(take)
+		d.live = d.startLive(take, d.quick)
 		d.bg.Add(1)
 		go d.watchDevice(take)
 		if d.stopRequested {
@@ -526,6 +553,7 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 	var err error
 	var evidence SpeechEvidence
 	liveText := ""
+	typedLive := job.live // words it typed while speaking stay typed
 	gateStart := time.Now()
 	switch {
 	case a.Truncated && a.Path != "":
@@ -582,16 +610,29 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		rec.Dropped = "no-speech"
 		return rec
 	}
-	text, drop := FilterHallucinations(strings.Join(parts, " "), res.Language, evidence)
+	whole := strings.Join(parts, " ")
+	text, drop := FilterHallucinations(whole, res.Language, evidence)
+	// Words typed while speaking cannot be taken back: their take is kept whole.
+	typed := ""
+	if typedLive != nil && typedLive.typed > 0 {
+		typed, text, drop = typedLive.typedText, whole, false
+		rec.LiveTyped = typed
+	}
 	if drop {
 		rec.Dropped = "hallucination"
 		return rec
 	}
 	text = ApplyReplacements(text, cfg.Replacements)
 	rec.Text = text
-	inserted := text
-	if !job.quick {
-		inserted = d.joiner.Join(text, time.Now())
+	rest := text
+	switch {
+	case typed != "" && job.live == nil:
+		// Too long to keep in memory, so transcribed again from its file: its text is in
+		// the history, and what was typed stays.
+		rest = ""
+		d.events.publish(Event{Kind: EventNotice, Text: "This take was too long to type the rest; all of it is in the history."})
+	case typed != "":
+		rest = ApplyReplacements(strings.Join(job.live.agr.committed[job.live.typed:], " "), cfg.Replacements)
 	}
 
 	d.setWorker(Inserting)
@@ -603,15 +644,18 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		} else {
 			rec.Inserted = text
 		}
-	} else if err := d.out.Insert(ctx, inserted); errors.Is(err, textout.ErrCopiedOnly) {
+	} else if rest == "" {
+		rec.Inserted = typed // every word was typed while speaking
+	} else if inserted, err := d.insert(ctx, rest); errors.Is(err, textout.ErrCopiedOnly) {
 		// Nothing can type here: the text is on the clipboard, and the user is told why.
-		rec.Output, rec.Inserted, rec.Error = "clipboard", text, err.Error()
+		rec.Output, rec.Inserted, rec.Error = "clipboard", rest, err.Error()
 		d.events.publish(Event{Kind: EventNotice, Text: "Copied to the clipboard, paste it with Ctrl+V: " + err.Error()})
 	} else if err != nil {
+		rec.Inserted = typed
 		rec.Error = "insert: " + err.Error()
 		d.events.publish(Event{Kind: EventError, Err: fmt.Errorf("could not insert the text (it is in the history: dictate history copy-last): %w", err)})
 	} else {
-		rec.Inserted = inserted
+		rec.Inserted = typed + inserted
 	}
 	now := time.Now()
 	rec.Latency.Insert = Millis(now.Sub(insertStart))

@@ -45,6 +45,11 @@ func startE2EWith(t *testing.T, model, output string, winArgs ...string) *e2e {
 // startE2EListener is startE2EWith with a cap on tokens per window (0: none): generated
 // models decode until the cap, a trained one until the sentence ends.
 func startE2EListener(t *testing.T, model, output string, maxTokens int, winArgs ...string) *e2e {
+	return startE2EListenerWith(t, model, output, maxTokens, nil, winArgs...)
+}
+
+// startE2EListenerWith is startE2EListener with more listen flags.
+func startE2EListenerWith(t *testing.T, model, output string, maxTokens int, listenArgs []string, winArgs ...string) *e2e {
 	testenv.X(t)
 	e := &e2e{t: t, dir: t.TempDir(), pulse: testenv.PulseAudio(t), kb: testenv.NewKeyboard(t)}
 	e.winText = filepath.Join(e.dir, "window.txt")
@@ -54,10 +59,11 @@ func startE2EListener(t *testing.T, model, output string, maxTokens int, winArgs
 	if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(e.winText + ".ready"); return err == nil }) {
 		t.Fatalf("text window did not map: %s", win.Output())
 	}
-	e.listener = testenv.Start(t, testenv.Build(t, "."), "listen", "--model", model,
+	args := []string{"listen", "--model", model,
 		"--hotkey", e2eHotkey, "--output", output, "--history", e.history, "--recordings", e.recs,
 		"--max-tokens", strconv.Itoa(maxTokens), "--language", "en", "--sounds=false", // a cue would be heard by the microphone
-		"--live-prompt=false") // the test models skip and repeat words when prompted (README, Live text)
+		"--live-prompt=false"} // the test models skip and repeat words when prompted (README, Live text)
+	e.listener = testenv.Start(t, testenv.Build(t, "."), append(args, listenArgs...)...)
 	e.listener.WaitLine(t, "ready:", 20*time.Second)
 	return e
 }

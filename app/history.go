@@ -44,6 +44,7 @@ type TakeRecord struct {
 	// run, and device blocks the capture lost (never any, unless the machine stalled).
 	Commits       []Commit `json:"commits,omitempty"`
 	LivePasses    int      `json:"live_passes,omitempty"`
+	LiveTyped     string   `json:"live_typed,omitempty"` // typed while speaking (live_type), as inserted
 	DroppedBlocks int      `json:"dropped_blocks,omitempty"`
 }
 

@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/dictate-app/dictate/app/textout"
 	"github.com/dictate-app/dictate/audio"
 	"github.com/dictate-app/dictate/engine"
 )
@@ -231,11 +233,19 @@ type liveRun struct {
 	agr     agreement
 	commits []Commit
 	passes  int
+
+	// Live typing (DictationConfig.LiveType): the committed words typed so far, as
+	// inserted; stopped for the take by a failure.
+	quick     bool
+	typeCtx   context.Context // Run's: a release must not cut a word being typed
+	typed     int
+	typedText string
+	noTyping  bool
 }
 
 // startLive begins transcribing take while it records, when the setting is on and the take
 // can be read meanwhile (d.mu held).
-func (d *Dictation) startLive(take RecordingTake) *liveRun {
+func (d *Dictation) startLive(take RecordingTake, quick bool) *liveRun {
 	src, ok := take.(liveSource)
 	if !d.cfg.Live || !ok {
 		return nil
@@ -250,7 +260,7 @@ func (d *Dictation) startLive(take RecordingTake) *liveRun {
 	if !d.cfg.LivePrompt {
 		policy.PromptRunes = 0
 	}
-	l := &liveRun{d: d, src: src, policy: policy, cfg: d.cfg, cancel: cancel, done: make(chan struct{})}
+	l := &liveRun{d: d, src: src, policy: policy, cfg: d.cfg, cancel: cancel, done: make(chan struct{}), quick: quick, typeCtx: parent}
 	go l.run(ctx)
 	return l
 }
@@ -311,7 +321,28 @@ func (l *liveRun) run(ctx context.Context) {
 		} else {
 			l.publish(l.agr.pass(speech, end, l.policy.Holdback), end)
 		}
+		l.typeCommitted()
 	}
+}
+
+// typeCommitted types the words committed since the last call (LiveType), unless the
+// held hotkey would turn them into shortcuts: then they wait for the next pass or release.
+func (l *liveRun) typeCommitted() {
+	if !l.cfg.LiveType || l.quick || l.noTyping || l.typed == len(l.agr.committed) || l.d.typingBlocked(l) {
+		return
+	}
+	text := ApplyReplacements(strings.Join(l.agr.committed[l.typed:], " "), l.cfg.Replacements)
+	inserted, err := l.d.insert(l.typeCtx, text)
+	if err != nil {
+		// Where nothing can type, the text went to the clipboard: at release all of it goes
+		// there. Otherwise the rest waits for release.
+		l.noTyping = true
+		if !errors.Is(err, textout.ErrCopiedOnly) {
+			l.d.log.Warn("typing committed words failed; the rest is typed at release", "err", err)
+		}
+		return
+	}
+	l.typed, l.typedText = len(l.agr.committed), l.typedText+inserted
 }
 
 // transcribe runs a pass, prompted with the end of the committed text.

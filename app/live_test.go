@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -316,7 +317,13 @@ func TestLiveCommitTypesEveryWordOnce(t *testing.T) {
 // piece under a step is left to the final pass). It returns the text committed meanwhile.
 func dictateLive(t *testing.T, d *Dictation, take *growingTake, events <-chan Event, pcm []float32) (committed string) {
 	t.Helper()
-	d.Press(time.Now())
+	return dictateLiveFrom(t, d, take, events, pcm, func() { d.Press(time.Now()) })
+}
+
+// dictateLiveFrom is dictateLive with the take started by start (a key-down, a toggle).
+func dictateLiveFrom(t *testing.T, d *Dictation, take *growingTake, events <-chan Event, pcm []float32, start func()) (committed string) {
+	t.Helper()
+	start()
 	waitUntil(t, "recording", d.recordingNow)
 	piece := samplesOf(time.Second)
 	for at := 0; at < len(pcm); at += piece {
@@ -342,7 +349,13 @@ func dictateLive(t *testing.T, d *Dictation, take *growingTake, events <-chan Ev
 // releaseLive releases the key and returns the take's record.
 func releaseLive(t *testing.T, d *Dictation, events <-chan Event) TakeRecord {
 	t.Helper()
-	d.Release(time.Now())
+	return stopLive(t, events, func() { d.Release(time.Now()) })
+}
+
+// stopLive ends the take with stop and returns its record.
+func stopLive(t *testing.T, events <-chan Event, stop func()) TakeRecord {
+	t.Helper()
+	stop()
 	for {
 		select {
 		case e := <-events:
@@ -385,5 +398,69 @@ func TestReconfigureTurnsLiveTextOnAndOff(t *testing.T) {
 	}
 	if rec := releaseLive(t, d, events); rec.LivePasses == 0 || rec.Text == "" {
 		t.Fatalf("live on: %d passes, text %q", rec.LivePasses, rec.Text)
+	}
+}
+
+// Typing words as they commit (live_type): the words typed while speaking and at release
+// are every word once, in order, and never taken back. A held hotkey that would take or
+// change the keys typed (a modifier, an X11 grab) keeps them until release, unless the
+// take was started without holding it (toggle).
+func TestLiveTypeTypesCommitsAsTheyCome(t *testing.T) {
+	var phrases [][]int
+	var want []string
+	for p := range 6 {
+		var ph []int
+		for w := range 6 + p {
+			ph = append(ph, 10*p+w)
+			want = append(want, toneName(10*p+w))
+		}
+		phrases = append(phrases, ph)
+	}
+	pcm := toneSpeech(phrases)
+	for _, tc := range []struct {
+		name         string
+		blocks       bool
+		toggle       bool
+		typedWhileOn bool
+	}{
+		{"hotkey held that lets keys through", false, false, true},
+		{"hotkey held that blocks keys", true, false, false},
+		{"hotkey that blocks keys, toggled", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			take := &growingTake{}
+			out := &fakeInserter{}
+			d := NewDictation(DictationConfig{Mode: ModeHold, Live: true, LiveType: true, HeldKeyBlocksTyping: tc.blocks},
+				growingRecorder{take}, &toneTranscriber{}, out, nil)
+			events := runDictation(t, d)
+			start, stop := func() { d.Press(time.Now()) }, func() { d.Release(time.Now()) }
+			if tc.toggle {
+				start, stop = d.Toggle, d.Toggle
+			}
+			committed := dictateLiveFrom(t, d, take, events, pcm, start)
+			// All passes but the last have typed what they committed: each types before
+			// the next begins.
+			before := out.got()
+			rec := stopLive(t, events, stop)
+			all := out.got()
+			if typed := len(before) > 0; typed != tc.typedWhileOn {
+				t.Fatalf("typed while speaking: %q (committed %q)", before, committed)
+			}
+			if whole := strings.Join(all, ""); !strings.HasPrefix(whole, rec.LiveTyped) || len(rec.LiveTyped) < len(strings.Join(before, "")) ||
+				(rec.LiveTyped == "") == tc.typedWhileOn {
+				t.Errorf("history says %q was typed while speaking; the window got %q, %q of it before release", rec.LiveTyped, whole, strings.Join(before, ""))
+			}
+			if !tc.typedWhileOn && len(all) != 1 {
+				t.Errorf("typed in %d pieces at release: %q", len(all), all)
+			}
+			// Lower case: a word after a full stop is typed with a capital (Joiner).
+			got := strings.Fields(strings.NewReplacer(".", "").Replace(strings.ToLower(strings.Join(all, ""))))
+			if !slices.Equal(got, want) {
+				t.Fatalf("typed\n%v\nwant\n%v", got, want)
+			}
+			if rec.Inserted != strings.Join(all, "") {
+				t.Errorf("record says %q inserted, the window got %q", rec.Inserted, strings.Join(all, ""))
+			}
+		})
 	}
 }

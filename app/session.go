@@ -36,6 +36,7 @@ type SessionConfig struct {
 	Sounds          bool // start/stop cues
 	LiveCommit      bool // transcribe while the key is held (DictationConfig.Live)
 	LivePrompt      bool // prompt live passes with the committed text
+	LiveType        bool // type committed words as they commit
 	HistoryPath     string
 	RecordingsDir   string
 	Log             *slog.Logger // default: discard
@@ -99,17 +100,19 @@ func StartSession(ctx context.Context, cfg SessionConfig) (s *Session, err error
 	}
 	rec := &lazyRecorder{}
 	d := NewDictation(DictationConfig{
-		Mode:          cfg.Mode,
-		Engine:        cfg.Engine,
-		Replacements:  cfg.Replacements,
-		Clipboard:     copyText,
-		Model:         filepath.Base(cfg.ModelPath),
-		Device:        model.Device(),
-		RecordingsDir: cfg.RecordingsDir,
-		Log:           cfg.Log,
-		Inserter:      out.Backend().Name,
-		Live:          cfg.LiveCommit,
-		LivePrompt:    cfg.LivePrompt,
+		Mode:                cfg.Mode,
+		Engine:              cfg.Engine,
+		Replacements:        cfg.Replacements,
+		Clipboard:           copyText,
+		Model:               filepath.Base(cfg.ModelPath),
+		Device:              model.Device(),
+		RecordingsDir:       cfg.RecordingsDir,
+		Log:                 cfg.Log,
+		Inserter:            out.Backend().Name,
+		Live:                cfg.LiveCommit,
+		LivePrompt:          cfg.LivePrompt,
+		LiveType:            cfg.LiveType,
+		HeldKeyBlocksTyping: cfg.Hotkey.BlocksTypingWhileHeld(cfg.HotkeyBackend),
 	}, rec, model, out, hist)
 	mic, err := audio.OpenMicrophone(audio.CaptureConfig{Device: cfg.Device, Tail: cfg.Tail, QuietTail: true, InstantStart: cfg.InstantStart,
 		SpoolDir: cfg.RecordingsDir, OnLevel: d.OnLevel, OnDevice: d.OnDevice})

@@ -51,6 +51,14 @@ type Settings struct {
 	// whisper_streaming does). A model that then repeats or skips words does better
 	// without: the small test models here lose 23 % more words with it.
 	LivePrompt bool `toml:"live_prompt"`
+	// Overlay shows a small panel at the bottom of the screen while a take runs: level,
+	// length and live text. It never takes focus.
+	Overlay bool `toml:"overlay"`
+	// LiveType types words as they commit instead of all at release. Words typed are never
+	// taken back. While the hotkey is held they wait for release where keys typed would
+	// not arrive as typed (hotkey.Spec.BlocksTypingWhileHeld: a modifier in it, an X11
+	// grab); a take started in toggle mode or from the tray types them as they come.
+	LiveType bool `toml:"live_type"`
 }
 
 // DefaultHotkey is what dictation grabs unless told otherwise.
@@ -62,7 +70,7 @@ func DefaultSettings() Settings {
 		Hotkey: DefaultHotkey, Mode: "hold", Language: "auto", Output: "type", Inserter: "auto", PasteChord: "auto",
 		TerminalClasses: slices.Clone(textout.DefaultTerminalClasses),
 		TailMS:          300, InstantStart: true, Sounds: true, GPU: true,
-		TrimAudioCtx: true, AudioCtxFloorS: 10, LiveCommit: true, LivePrompt: true,
+		TrimAudioCtx: true, AudioCtxFloorS: 10, LiveCommit: true, LivePrompt: true, Overlay: true,
 	}
 }
 
@@ -271,7 +279,7 @@ func (s Settings) SessionConfig(modelPath string) (SessionConfig, error) {
 	return SessionConfig{
 		ModelPath: modelPath, Hotkey: spec, Mode: mode, Output: s.Output, Inserter: s.Inserter, PasteChord: s.PasteChord,
 		TerminalClasses: s.TerminalClasses, Device: s.Device, Tail: time.Duration(s.TailMS) * time.Millisecond,
-		InstantStart: s.InstantStart, GPU: s.GPU, Sounds: s.Sounds, LiveCommit: s.LiveCommit, LivePrompt: s.LivePrompt,
+		InstantStart: s.InstantStart, GPU: s.GPU, Sounds: s.Sounds, LiveCommit: s.LiveCommit, LivePrompt: s.LivePrompt, LiveType: s.LiveType,
 		Replacements: append(slices.Clone(DefaultReplacements), s.Replacements...),
 		Engine: engine.Options{Language: s.Language, Translate: s.Translate, Threads: s.Threads, InitialPrompt: s.Prompt,
 			AudioCtxFloorMS: floor},

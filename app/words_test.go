@@ -271,6 +271,13 @@ func TestE2ELiveCommitLongTake(t *testing.T) {
 // and the text said.
 func longSpeech(t *testing.T, dir string) ([]float32, string) {
 	t.Helper()
+	return speechOf(t, dir, 60)
+}
+
+// speechOf is held-out sentences in the default voice with pauses between them, just over
+// seconds long, and the text said.
+func speechOf(t *testing.T, dir string, seconds int) ([]float32, string) {
+	t.Helper()
 	pauses := []float64{0.7, 1.0, 0.6, 1.2}
 	var pcm []float32
 	var said []string
@@ -281,7 +288,7 @@ func longSpeech(t *testing.T, dir string) ([]float32, string) {
 		pcm = append(pcm, spokenClip(t, dir, i, s)...)
 		pcm = append(pcm, make([]float32, int(pauses[len(said)%len(pauses)]*audio.TargetRate))...)
 		said = append(said, s.Text)
-		if len(pcm) > 60*audio.TargetRate {
+		if len(pcm) > seconds*audio.TargetRate {
 			break
 		}
 	}
@@ -314,5 +321,55 @@ func TestLiveCommitHearsTheWords(t *testing.T) {
 	t.Logf("%d words: WER %.1f%% committing while speaking (%d commits, %d passes), %.1f%% transcribing it whole", live.Words, live.Rate(), len(rec.Commits), rec.LivePasses, off.Rate())
 	if live.Rate() > 15 {
 		t.Errorf("WER %.1f%%:\nsaid  %q\ntyped %q", live.Rate(), said, rec.Text)
+	}
+}
+
+// Typing words as they commit (--live-type), on X11 with the real audio server and the
+// trained model, in toggle mode (a held key's X11 grab would take the keys typed):
+// words reach the window while the speech still plays, and once stopped only the rest
+// follows, nothing lost or doubled.
+func TestE2ELiveTypeTypesWhileSpeaking(t *testing.T) {
+	model := testenv.WordsModel(t, testmodel.Teacher)
+	e := startE2EListenerWith(t, model, "type", 0, []string{"--live-type", "--mode", "toggle"})
+	pcm, ref := speechOf(t, e.dir, 25)
+	wav := filepath.Join(e.dir, "take.wav")
+	if err := audio.WriteWAVFile(wav, withLead(pcm), audio.TargetRate); err != nil {
+		t.Fatal(err)
+	}
+	e.key(true)
+	e.key(false) // toggle mode: a tap starts the take
+	played := make(chan struct{})
+	go func() {
+		defer close(played)
+		e.pulse.Play(t, wav)
+	}()
+	var whileSpeaking string
+	for whileSpeaking == "" {
+		select {
+		case <-played:
+		case <-time.After(100 * time.Millisecond): // polls the window's text
+			whileSpeaking = e.window()
+			continue
+		}
+		break
+	}
+	<-played
+	e.key(true) // and a tap stops it
+	e.key(false)
+	r := e.waitTake(1)
+	if whileSpeaking == "" || r.LiveTyped == "" {
+		t.Fatalf("nothing typed while speaking (history: %q); listener said:\n%s", r.LiveTyped, e.listener.Output())
+	}
+	typed := wer.Words(r.Inserted)
+	e.waitWindowWords(typed)
+	if !strings.HasPrefix(e.window(), whileSpeaking) || !strings.HasPrefix(r.Inserted, r.LiveTyped) {
+		t.Errorf("typed words were changed: %q while speaking, %q in the end (history: %q)", whileSpeaking, e.window(), r.LiveTyped)
+	}
+	refWords := wer.Words(ref)
+	errs := wer.Errors(refWords, typed)
+	t.Logf("%.1f s take: %d words typed while speaking, %d in all, WER %.1f%%", r.Audio,
+		len(wer.Words(r.LiveTyped)), len(typed), 100*float64(errs)/float64(len(refWords)))
+	if d := len(typed) - len(refWords); d*10 > len(refWords) || -d*10 > len(refWords) || errs*100 > 15*len(refWords) {
+		t.Errorf("said %d words, typed %d with %d errors:\nsaid  %q\ntyped %q", len(refWords), len(typed), errs, ref, r.Inserted)
 	}
 }

@@ -61,6 +61,8 @@ type SettingsScreen struct {
 	AudioCtxFloor  *widget.Entry
 	LiveCommit     *widget.Check
 	LivePrompt     *widget.Check
+	Overlay        *widget.Check
+	LiveType       *widget.Check
 	Form           *widget.Form
 	Message        *widget.Label
 
@@ -162,6 +164,8 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 	s.TrimAudioCtx = widget.NewCheck("Encode only what a short take needs", nil)
 	s.LiveCommit = widget.NewCheck("Show the words while I speak; after release only the rest is transcribed", nil)
 	s.LivePrompt = widget.NewCheck("Give each live pass the words before it", nil)
+	s.LiveType = widget.NewCheck("Type the words as they are committed, not all at release", nil)
+	s.Overlay = widget.NewCheck("Show a recording panel at the bottom of the screen", nil)
 	s.AudioCtxFloor = widget.NewEntry()
 	s.AudioCtxFloor.Validator = func(v string) error {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -195,6 +199,8 @@ func NewSettingsScreen(ctl SettingsController) *SettingsScreen {
 			{Text: "Least encoded (s)", Widget: s.AudioCtxFloor, HintText: "10 s keeps accuracy"},
 			{Text: "Live text", Widget: s.LiveCommit, HintText: "Long takes are typed about as fast as short ones"},
 			{Text: "", Widget: s.LivePrompt, HintText: "Off if a model repeats or skips words"},
+			{Text: "", Widget: s.LiveType, HintText: "Typed words stay. In hold mode on X11, or with Ctrl, Alt, Shift or Super in the hotkey, they wait for release: use toggle"},
+			{Text: "Overlay", Widget: s.Overlay, HintText: "Level, length and live text while you speak; it never takes the focus"},
 		},
 		SubmitText: "Apply",
 		OnSubmit:   func() { s.onApply() },
@@ -274,6 +280,8 @@ func (s *SettingsScreen) Fill() {
 	s.AudioCtxFloor.SetText(strconv.FormatFloat(set.AudioCtxFloorS, 'g', -1, 64))
 	s.LiveCommit.SetChecked(set.LiveCommit)
 	s.LivePrompt.SetChecked(set.LivePrompt)
+	s.Overlay.SetChecked(set.Overlay)
+	s.LiveType.SetChecked(set.LiveType)
 }
 
 // showDevices offers the system default, the devices found and the chosen one (which may
@@ -337,7 +345,8 @@ func (s *SettingsScreen) Read() (app.Settings, error) {
 	set.TailMS, _ = strconv.Atoi(strings.TrimSpace(s.Tail.Text))
 	set.Sounds, set.StartMinimised, set.LaunchAtLogin = s.Sounds.Checked, s.StartMinimised.Checked, s.LaunchAtLogin.Checked
 	set.GPU, set.TrimAudioCtx = s.GPU.Checked, s.TrimAudioCtx.Checked
-	set.LiveCommit, set.LivePrompt = s.LiveCommit.Checked, s.LivePrompt.Checked
+	set.LiveCommit, set.LivePrompt, set.Overlay = s.LiveCommit.Checked, s.LivePrompt.Checked, s.Overlay.Checked
+	set.LiveType = s.LiveType.Checked
 	set.AudioCtxFloorS, _ = strconv.ParseFloat(strings.TrimSpace(s.AudioCtxFloor.Text), 64)
 	return set, set.Validate()
 }

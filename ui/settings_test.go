@@ -111,6 +111,8 @@ func TestSettingsScreenShowsAndAppliesSettings(t *testing.T) {
 	s.LaunchAtLogin.SetChecked(true)
 	s.AudioCtxFloor.SetText("8")
 	s.LivePrompt.SetChecked(false)
+	s.Overlay.SetChecked(false)
+	s.LiveType.SetChecked(true)
 	if err := s.Apply(); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestSettingsScreenShowsAndAppliesSettings(t *testing.T) {
 	want.Output, want.PasteChord, want.TerminalClasses, want.Prompt = "paste", "shift+insert", []string{"kitty", "xterm"}, "Grafana, Kubernetes"
 	want.Replacements = []app.Replacement{{From: "smiley", To: "🙂"}, {From: "new bullet", To: "\n- "}}
 	want.TailMS, want.Sounds, want.LaunchAtLogin, want.AudioCtxFloorS = 450, false, true, 8
-	want.LivePrompt = false
+	want.LivePrompt, want.Overlay, want.LiveType = false, false, true
 	if !slices.EqualFunc([]app.Settings{got}, []app.Settings{want}, settingsEqual) {
 		t.Errorf("applied\n %+v\nwant\n %+v", got, want)
 	}
@@ -141,7 +143,8 @@ func settingsEqual(a, b app.Settings) bool {
 		slices.Equal(a.TerminalClasses, b.TerminalClasses) && a.Prompt == b.Prompt && slices.Equal(a.Replacements, b.Replacements) &&
 		a.TailMS == b.TailMS && a.InstantStart == b.InstantStart && a.Sounds == b.Sounds && a.StartMinimised == b.StartMinimised &&
 		a.LaunchAtLogin == b.LaunchAtLogin && a.GPU == b.GPU && a.Threads == b.Threads && a.TrimAudioCtx == b.TrimAudioCtx &&
-		a.AudioCtxFloorS == b.AudioCtxFloorS && a.LiveCommit == b.LiveCommit && a.LivePrompt == b.LivePrompt
+		a.AudioCtxFloorS == b.AudioCtxFloorS && a.LiveCommit == b.LiveCommit && a.LivePrompt == b.LivePrompt &&
+		a.Overlay == b.Overlay && a.LiveType == b.LiveType
 }
 
 // Invalid values are refused in the form with a reason and nothing is applied.

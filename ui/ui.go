@@ -4,6 +4,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -49,6 +50,11 @@ func Run(ctx context.Context, ctl Controller) error {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := NewMainWindow(a, ctl)
+	if surface, err := NewOverlaySurface(); err == nil {
+		w.Overlay = NewOverlay(surface, func() bool { return ctl.Settings().Overlay })
+	} else if !errors.Is(err, errors.ErrUnsupported) {
+		w.State.SetText("No recording overlay: " + err.Error())
+	}
 	// Start minimised only where the tray can bring the window back.
 	if !ctl.Settings().StartMinimised || w.trayMenu == nil || ctl.NeedsModel() {
 		w.win.Show()
@@ -61,6 +67,9 @@ func Run(ctx context.Context, ctl Controller) error {
 	}()
 	a.Run()
 	w.Close()
+	if w.Overlay != nil {
+		w.Overlay.Close()
+	}
 	return nil
 }
 
@@ -83,6 +92,7 @@ type MainWindow struct {
 	Settings *SettingsScreen
 	Setup    *FirstRun
 	Tabs     *container.AppTabs
+	Overlay  *Overlay // nil where the platform has none
 
 	mu       sync.Mutex
 	records  []app.TakeRecord
@@ -343,7 +353,12 @@ func (m *MainWindow) Follow(ctl Controller) func() {
 	events, unsubscribe := ctl.Subscribe()
 	go func() {
 		for e := range events {
-			fyne.Do(func() { m.Apply(e) })
+			fyne.Do(func() {
+				m.Apply(e)
+				if m.Overlay != nil {
+					m.Overlay.Apply(e)
+				}
+			})
 		}
 	}()
 	return unsubscribe

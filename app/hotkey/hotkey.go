@@ -70,6 +70,13 @@ var keyAliases = map[string]string{
 	"rightsuper": "rightsuper", "rightcmd": "rightsuper", "leftsuper": "leftsuper", "leftcmd": "leftsuper",
 }
 
+// BlocksTypingWhileHeld: keys typed while this hotkey is held would not reach the focused
+// window as typed. A modifier in it turns them into shortcuts, and an X11 grab (backend
+// "x11") takes every key until the hotkey comes up.
+func (s Spec) BlocksTypingWhileHeld(backend string) bool {
+	return s.Mods != 0 || s.IsModifierKey() || ResolveBackend(backend) == "x11"
+}
+
 // IsModifierKey reports a key that is itself a modifier (usable alone, as "RightCtrl").
 func (s Spec) IsModifierKey() bool {
 	return strings.HasPrefix(s.Key, "right") && s.Key != "right" || strings.HasPrefix(s.Key, "left") && s.Key != "left"

@@ -60,3 +60,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestBlocksTypingWhileHeld(t *testing.T) {
+	for _, c := range []struct {
+		spec, backend string
+		want          bool
+	}{
+		{"F9", "portal", false},
+		{"F9", "system", false},
+		{"F9", "x11", true}, // the grab takes every key (TestX11GrabTakesKeysTypedWhileHeld)
+		{"ctrl+shift+space", "portal", true},
+		{"RightCtrl", "portal", true},
+		{"super+d", "none", true},
+		{"pause", "none", false},
+	} {
+		spec, err := Parse(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := spec.BlocksTypingWhileHeld(c.backend); got != c.want {
+			t.Errorf("%s on %s: %v, want %v", c.spec, c.backend, got, c.want)
+		}
+	}
+}

@@ -3,6 +3,9 @@ package hotkey
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +86,46 @@ func TestX11HotkeyAlreadyTaken(t *testing.T) {
 	_, err := Listen(ctx, spec, Options{Backend: "x11"})
 	if !errors.Is(err, ErrTaken) {
 		t.Fatalf("second grab: %v, want ErrTaken", err)
+	}
+}
+
+// While a grabbed key is held, X11 sends every key to the grab: a key typed then never
+// reaches the focused window. This is why typing live waits for release on X11
+// (Spec.BlocksTypingWhileHeld); should a server ever let it through, this fails.
+func TestX11GrabTakesKeysTypedWhileHeld(t *testing.T) {
+	testenv.X(t)
+	kb := testenv.NewKeyboard(t)
+	out := filepath.Join(t.TempDir(), "window.txt")
+	win := testenv.Start(t, testenv.Build(t, "./internal/testenv/textwin"), "-out", out)
+	if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(out + ".ready"); return err == nil }) {
+		t.Fatalf("text window did not map: %s", win.Output())
+	}
+	spec, _ := Parse("F9")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := Listen(ctx, spec, Options{Backend: "x11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb.Down(t, "F9")
+	if e := nextEvent(t, events); !e.Down {
+		t.Fatal("first event is not a key-down")
+	}
+	kb.Tap(t, "a")
+	kb.Up(t, "F9")
+	if e := nextEvent(t, events); e.Down {
+		t.Fatal("no key-up")
+	}
+	kb.Tap(t, "b")
+	text := ""
+	if !testenv.WaitFor(5*time.Second, func() bool {
+		b, _ := os.ReadFile(out)
+		text = string(b)
+		return strings.HasSuffix(text, "b")
+	}) {
+		t.Fatalf("window holds %q: b typed after the release did not arrive", text)
+	}
+	if text != "b" {
+		t.Errorf("window holds %q: the key typed while the hotkey was held arrived", text)
 	}
 }
