@@ -4,7 +4,7 @@ DEVROOT := scripts/devroot run --
 BIN     := bin/dictate
 ARGS    ?=
 
-.PHONY: build run test bench package devroot screenshot clean
+.PHONY: build run test bench package deb test-package devroot screenshot clean
 
 build:
 	$(DEVROOT) scripts/go build -o $(BIN) .
@@ -25,6 +25,14 @@ bench: build
 package:
 	GOBIN=$(CURDIR)/build/tools go install fyne.io/tools/cmd/fyne@v1.7.4
 	$(DEVROOT) scripts/package
+
+# The Debian package: bin/dictate_VERSION_ARCH.deb, checked by lintian and appstreamcli.
+deb:
+	$(DEVROOT) scripts/deb
+
+# The .deb installed with apt on a clean Debian sid root, used, purged (needs root).
+test-package:
+	scripts/test-package
 
 devroot:
 	scripts/devroot create

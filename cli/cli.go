@@ -29,11 +29,14 @@ var Version = "0.1.0-dev"
 
 // Exit codes.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1 // the work failed (a file could not be transcribed, …)
-	ExitUsage       = 2 // bad command line
-	ExitBadInput    = 3 // invalid model file or unreadable input
-	ExitInterrupted = 130
+	ExitOK       = 0
+	ExitFailure  = 1 // the work failed (a file could not be transcribed, …)
+	ExitUsage    = 2 // bad command line
+	ExitBadInput = 3 // invalid model file or unreadable input
+	// ExitAlreadyRunning: listen or gui found another instance of this user's (the
+	// systemd unit's SuccessExitStatus, so a second start is no failure).
+	ExitAlreadyRunning = 4
+	ExitInterrupted    = 130
 )
 
 // CLI runs the command line.
@@ -48,6 +51,10 @@ type CLI struct {
 	GUI func(ctx context.Context, d *app.Desktop) error
 
 	log *slog.Logger
+	// describing: the command is run with -h only to read its flags (commandFlags), each
+	// flag set going to flagSink; settings are the defaults, not the user's.
+	describing bool
+	flagSink   func(*flag.FlagSet)
 }
 
 type usageError struct{ msg string }
@@ -62,33 +69,6 @@ type noModelError struct {
 
 func (e noModelError) Unwrap() error { return e.usageError }
 
-const usageText = `Dictate: local speech-to-text with Distil-Whisper.
-
-Usage:
-  dictate transcribe FILE... [--model PATH] [--format txt|srt|vtt|json] [--output DIR]
-                             [--language L] [--translate] [--threads N] [--gpu|--no-gpu]
-  dictate gui [flags]        the desktop window and tray (the same flags as listen)
-  dictate listen [--model PATH] [--hotkey SPEC] [--mode hold|toggle|auto] [--output type|paste]
-                             [--inserter auto|xtest|wayland|portal|clipboard]
-                             push-to-talk dictation into the focused window, without the GUI
-  dictate ctl press|release|toggle|cancel|status
-                             drive the running listen or gui (bind it to a key in a compositor
-                             that has no global hotkeys: Sway, Hyprland, a GNOME custom shortcut)
-  dictate history [-n N] [--json] | history copy-last | history paste-last
-  dictate models [list|download NAME|import PATH|quantize NAME|remove NAME|default NAME] [--json]
-                             the model manager: catalog, verified downloads, local files
-  dictate devices            list compute devices (CPU, CUDA, Vulkan, Metal), microphones and
-                             what types the text in this session
-  dictate version            app, whisper.cpp and backend versions
-  dictate bench [--presets a,b] [--json] | bench --idle [listen flags]
-                             speed, memory and idle cost (see BENCHMARKS.md)
-  dictate dev gen-model --arch NAME [--type f16|f32] [--seed N] [--say TEXT] OUT
-                             write a test model with random weights
-
---model takes a file or an installed model's name; without it $DICTATE_MODEL, else the
-default installed model. Run "dictate COMMAND -h" for a command's flags.
-`
-
 // Run executes args (without the program name) and returns the exit code.
 func (c *CLI) Run(ctx context.Context, args []string) int {
 	level := slog.LevelWarn
@@ -102,7 +82,7 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		if c.GUI != nil && (os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "") {
 			args = []string{"gui"} // started from the desktop
 		} else {
-			fmt.Fprint(c.Stdout, usageText)
+			fmt.Fprint(c.Stdout, usage())
 			return ExitOK
 		}
 	}
@@ -128,8 +108,10 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		err = c.dev(args[1:])
 	case "bench":
 		err = c.bench(ctx, args[1:])
+	case "completion":
+		err = c.completion(args[1:])
 	case "help", "-h", "--help":
-		fmt.Fprint(c.Stdout, usageText)
+		fmt.Fprint(c.Stdout, usage())
 		return ExitOK
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
@@ -148,6 +130,9 @@ func (c *CLI) exitCode(ctx context.Context, err error) int {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		fmt.Fprintln(c.Stderr, "dictate: interrupted")
 		return ExitInterrupted
+	case errors.Is(err, app.ErrAlreadyRunning):
+		fmt.Fprintf(c.Stderr, "dictate: %v\n", oneLine(err))
+		return ExitAlreadyRunning
 	case errors.As(err, &ue):
 		fmt.Fprintf(c.Stderr, "dictate: %v\nRun \"dictate help\" for usage.\n", err)
 		return ExitUsage
@@ -191,6 +176,9 @@ func (c *CLI) newFlagSet(name, usage string) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(c.Stderr, "Usage: dictate %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
+	}
+	if c.flagSink != nil {
+		c.flagSink(fs)
 	}
 	return fs
 }
@@ -337,8 +325,16 @@ func (c *CLI) version() error {
 }
 
 func (c *CLI) dev(args []string) error {
+	if len(args) > 0 && args[0] == "man" {
+		date := time.Now()
+		if s, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+			date = time.Unix(s, 0) // reproducible builds
+		}
+		manPage(c.Stdout, Version, date.UTC())
+		return nil
+	}
 	if len(args) == 0 || args[0] != "gen-model" {
-		return usageError{"dev needs a subcommand: gen-model"}
+		return usageError{"dev needs a subcommand: gen-model or man"}
 	}
 	fs := c.newFlagSet("dev gen-model", "dev gen-model --arch NAME [--type f16|f32] [--seed N] [--say TEXT] OUT")
 	arch := fs.String("arch", "micro", "architecture: "+strings.Join(engine.PresetNames(), ", "))

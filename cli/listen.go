@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,8 +19,9 @@ import (
 // sessionFlags defines the flags shared by listen and gui, with the saved settings as
 // their defaults, and reads them. A flag given overrides its setting for this run only.
 func (c *CLI) sessionFlags(ctx context.Context, fs *flag.FlagSet, args []string) (cfg app.SessionConfig, set app.Settings, notice string, err error) {
-	set, notice, err = app.LoadSettings(app.SettingsPath())
-	if err != nil {
+	if c.describing {
+		set = app.DefaultSettings()
+	} else if set, notice, err = app.LoadSettings(app.SettingsPath()); err != nil {
 		return app.SessionConfig{}, set, notice, err
 	}
 	modelSpec := fs.String("model", os.Getenv("DICTATE_MODEL"), "model file or installed model name; default $DICTATE_MODEL, else the default model")
@@ -73,6 +75,9 @@ func (c *CLI) listen(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("listen", "listen [flags]")
 	quiet := fs.Bool("quiet", false, "print only takes and errors")
 	cfg, _, notice, err := c.sessionFlags(ctx, fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
 	for _, n := range nonEmpty(notice, c.keepCrashReports()) {
 		fmt.Fprintln(c.Stderr, n)
 	}
