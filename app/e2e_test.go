@@ -52,13 +52,9 @@ func startE2EListener(t *testing.T, model, output string, maxTokens int, winArgs
 func startE2EListenerWith(t *testing.T, model, output string, maxTokens int, listenArgs []string, winArgs ...string) *e2e {
 	testenv.X(t)
 	e := &e2e{t: t, dir: t.TempDir(), pulse: testenv.PulseAudio(t), kb: testenv.NewKeyboard(t)}
-	e.winText = filepath.Join(e.dir, "window.txt")
 	e.history = filepath.Join(e.dir, "history.jsonl")
 	e.recs = filepath.Join(e.dir, "recordings")
-	win := testenv.Start(t, testenv.Build(t, "./internal/testenv/textwin"), append([]string{"-out", e.winText}, winArgs...)...)
-	if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(e.winText + ".ready"); return err == nil }) {
-		t.Fatalf("text window did not map: %s", win.Output())
-	}
+	e.winText, _ = testenv.TextWindow(t, winArgs...)
 	args := []string{"listen", "--model", model,
 		"--hotkey", e2eHotkey, "--output", output, "--history", e.history, "--recordings", e.recs,
 		"--max-tokens", strconv.Itoa(maxTokens), "--language", "en", "--sounds=false", // a cue would be heard by the microphone

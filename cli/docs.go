@@ -212,24 +212,25 @@ func manPage(w io.Writer, version string, date time.Time) {
 			fmt.Fprintln(w, esc(text))
 		}
 	}
-	fmt.Fprintln(w, ".SH FILES")
-	for _, f := range [][2]string{
+	// A section of terms, each in the given font (B, I) with its text.
+	terms := func(title, font string, items [][2]string) {
+		fmt.Fprintln(w, ".SH "+title)
+		for _, it := range items {
+			fmt.Fprintf(w, ".TP\n.%s %s\n%s\n", font, it[0], it[1])
+		}
+	}
+	terms("FILES", "I", [][2]string{
 		{"~/.config/dictate/settings.toml", "the settings (the Settings screen writes it; flags override it for one run)"},
 		{"~/.local/share/dictate/models/", "installed models"},
 		{"~/.local/share/dictate/history.jsonl", "the history of takes, and recordings/ beside it"},
 		{"/usr/lib/systemd/user/dictate.service", "runs dictate listen in the user's graphical session: systemctl \\-\\-user enable \\-\\-now dictate"},
-	} {
-		fmt.Fprintf(w, ".TP\n.I %s\n%s\n", f[0], f[1])
-	}
-	fmt.Fprintln(w, ".SH ENVIRONMENT")
-	for _, e := range [][2]string{
+	})
+	terms("ENVIRONMENT", "B", [][2]string{
 		{"DICTATE_MODEL", "the model when \\-\\-model is not given"},
 		{"DICTATE_SETTINGS", "another settings file"},
 		{"DICTATE_LOG", "debug: log what the app does to standard error"},
 		{"XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_CACHE_HOME", "move the files above"},
-	} {
-		fmt.Fprintf(w, ".TP\n.B %s\n%s\n", e[0], e[1])
-	}
+	})
 	fmt.Fprintln(w, ".SH EXIT STATUS")
 	for _, e := range exitCodes {
 		fmt.Fprintf(w, ".TP\n.B %d\n%s\n", e.code, esc(e.text))

@@ -86,11 +86,7 @@ func TestE2EOverlayDuringATake(t *testing.T) {
 		t.Fatalf("no window titled Dictate; the app said:\n%s", app.Output())
 	}
 	// The text window maps after the app's window and takes the focus.
-	winText := filepath.Join(dir, "window.txt")
-	win := testenv.Start(t, testenv.Build(t, "./internal/testenv/textwin"), "-out", winText)
-	if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(winText + ".ready"); return err == nil }) {
-		t.Fatalf("text window did not map: %s", win.Output())
-	}
+	winText, _ := testenv.TextWindow(t)
 	conn, err := xgb.NewConn()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,11 +94,7 @@ func TestX11HotkeyAlreadyTaken(t *testing.T) {
 func TestX11GrabTakesKeysTypedWhileHeld(t *testing.T) {
 	testenv.X(t)
 	kb := testenv.NewKeyboard(t)
-	out := filepath.Join(t.TempDir(), "window.txt")
-	win := testenv.Start(t, testenv.Build(t, "./internal/testenv/textwin"), "-out", out)
-	if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(out + ".ready"); return err == nil }) {
-		t.Fatalf("text window did not map: %s", win.Output())
-	}
+	out, _ := testenv.TextWindow(t)
 	spec, _ := Parse("F9")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,11 +25,7 @@ func TestLayoutX11(t *testing.T) {
 			if b, err := exec.Command(testenv.Tool(t, "setxkbmap"), "-layout", layout).CombinedOutput(); err != nil {
 				t.Fatalf("setxkbmap %s: %v %s", layout, err, b)
 			}
-			file := filepath.Join(t.TempDir(), "window.txt")
-			win := testenv.Start(t, testenv.Build(t, "./internal/testenv/textwin"), "-out", file)
-			if !testenv.WaitFor(5*time.Second, func() bool { _, err := os.Stat(file + ".ready"); return err == nil }) {
-				t.Fatalf("text window did not map: %s", win.Output())
-			}
+			file, win := testenv.TextWindow(t)
 			start := time.Now()
 			if err := out.Insert(context.Background(), layoutSentence); err != nil {
 				t.Fatal(err)

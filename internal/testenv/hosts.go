@@ -358,3 +358,16 @@ func (l *logBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TextWindow starts the test text window (internal/testenv/textwin), which takes the focus
+// when it maps, and returns, once it has mapped, the file that mirrors its text and the
+// process (its output logs the keys it got).
+func TextWindow(t testing.TB, args ...string) (string, *Process) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "window.txt")
+	win := Start(t, Build(t, "./internal/testenv/textwin"), append([]string{"-out", file}, args...)...)
+	if !WaitFor(5*time.Second, func() bool { _, err := os.Stat(file + ".ready"); return err == nil }) {
+		t.Fatalf("text window did not map: %s", win.Output())
+	}
+	return file, win
+}
