@@ -74,6 +74,9 @@ func NewOverlay(surface OverlaySurface, enabled func() bool) *Overlay {
 	dot := container.New(layout.NewCenterLayout(), container.NewGridWrap(fyne.NewSquareSize(12), o.Dot))
 	head := container.NewBorder(nil, nil, container.NewHBox(dot, o.Title), nil, o.Meter)
 	o.canvas = software.NewCanvas()
+	if s := fyne.CurrentApp().Settings().Scale(); s > 0 {
+		o.canvas.SetScale(s) // the user's scale (FYNE_SCALE, fyne settings), as the window has
+	}
 	o.canvas.SetContent(container.NewVBox(head, o.Text))
 	return o
 }
