@@ -439,7 +439,7 @@ def main():
     ap.add_argument("--enc-layers", type=int, default=2)
     ap.add_argument("--teacher-steps", type=int, default=2000)
     ap.add_argument("--hear-steps", type=int, default=100)
-    ap.add_argument("--student-steps", type=int, default=800)
+    ap.add_argument("--student-steps", type=int, default=1600)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--student-lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=200)
