@@ -138,6 +138,12 @@ func listenX11(ctx context.Context, spec Spec) (<-chan Event, error) {
 				return
 			case <-flush:
 				flush = nil
+				// A loaded machine can hold back an auto-repeat's key-down past the wait; the
+				// server's key state tells a repeat (the key still down) from a release.
+				if keys, err := xproto.QueryKeymap(conn).Reply(); err == nil && keys.Keys[pendingUp.Detail/8]&(1<<(pendingUp.Detail%8)) != 0 {
+					pendingUp = nil
+					continue
+				}
 				pendingUp = nil
 				down = false
 				deliver(ctx, out, Event{Down: false, At: pendingAt})

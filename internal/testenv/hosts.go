@@ -112,8 +112,14 @@ func PulseAudio(t testing.TB) *Pulse {
 // start runs the daemon and the room tone (hosts held).
 func (p *Pulse) start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(Tool(t, "pulseaudio"), "--daemonize=no", "--exit-idle-time=-1", "-n", "--disallow-exit",
-		"--load=module-null-sink sink_name="+p.Sink+" rate=48000", "--load=module-native-protocol-unix")
+	// One start-up script: clients can connect (the protocol module comes last) only once the
+	// sink and the defaults are there, so one reconnecting after a restart finds them.
+	script := filepath.Join(p.runtime, "default.pa")
+	if err := os.WriteFile(script, []byte("load-module module-null-sink sink_name="+p.Sink+" rate=48000\n"+
+		"set-default-sink "+p.Sink+"\nset-default-source "+p.Sink+".monitor\nload-module module-native-protocol-unix\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(Tool(t, "pulseaudio"), "--daemonize=no", "--exit-idle-time=-1", "-n", "-F", script, "--disallow-exit")
 	cmd.Env = os.Environ()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -123,10 +129,8 @@ func (p *Pulse) start(t testing.TB) {
 	if !WaitFor(5*time.Second, func() bool { return exec.Command("pactl", "info").Run() == nil }) {
 		t.Fatal("PulseAudio did not start")
 	}
-	for _, args := range [][]string{{"set-default-source", p.Sink + ".monitor"}, {"set-default-sink", p.Sink}} {
-		if out, err := exec.Command("pactl", args...).CombinedOutput(); err != nil {
-			t.Fatalf("pactl %v: %v %s", args, err, out)
-		}
+	if out, err := exec.Command("pactl", "get-default-source").Output(); err != nil || strings.TrimSpace(string(out)) != p.Sink+".monitor" {
+		t.Fatalf("PulseAudio's default source is %q (%v)", out, err)
 	}
 	// Room tone: a null sink's monitor goes quiet when nothing plays, unlike a microphone,
 	// so quiet brown noise (about -70 dBFS) plays into it all the time.
