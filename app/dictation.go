@@ -632,7 +632,7 @@ func (d *Dictation) deliver(ctx context.Context, job takeJob) TakeRecord {
 		rest = ""
 		d.events.publish(Event{Kind: EventNotice, Text: "This take was too long to type the rest; all of it is in the history."})
 	case typed != "":
-		rest = ApplyReplacements(strings.Join(job.live.agr.committed[job.live.typed:], " "), cfg.Replacements)
+		rest = job.live.untyped(cfg.Replacements)
 	}
 
 	d.setWorker(Inserting)

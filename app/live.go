@@ -331,8 +331,7 @@ func (l *liveRun) typeCommitted() {
 	if !l.cfg.LiveType || l.quick || l.noTyping || l.typed == len(l.agr.committed) || l.d.typingBlocked(l) {
 		return
 	}
-	text := ApplyReplacements(strings.Join(l.agr.committed[l.typed:], " "), l.cfg.Replacements)
-	inserted, err := l.d.insert(l.typeCtx, text)
+	inserted, err := l.d.insert(l.typeCtx, l.untyped(l.cfg.Replacements))
 	if err != nil {
 		// Where nothing can type, the text went to the clipboard: at release all of it goes
 		// there. Otherwise the rest waits for release.
@@ -343,6 +342,11 @@ func (l *liveRun) typeCommitted() {
 		return
 	}
 	l.typed, l.typedText = len(l.agr.committed), l.typedText+inserted
+}
+
+// untyped is the committed words not typed yet, with the replacements applied.
+func (l *liveRun) untyped(replacements []Replacement) string {
+	return ApplyReplacements(strings.Join(l.agr.committed[l.typed:], " "), replacements)
 }
 
 // transcribe runs a pass, prompted with the end of the committed text.

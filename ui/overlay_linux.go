@@ -27,6 +27,7 @@ type x11Overlay struct {
 	depth  byte
 	bgrx   bool // 32 bits per pixel, blue first in memory
 	maxReq int  // bytes in one request
+	randr  bool // RandR answers: place on the monitor under the pointer
 
 	mu      sync.Mutex
 	pending image.Image // the frame to draw next; nil with hide set
@@ -95,6 +96,7 @@ func newX11Overlay(conn *xgb.Conn) (*x11Overlay, error) {
 	if err := xproto.CreateGCChecked(conn, o.gc, xproto.Drawable(o.win), 0, nil).Check(); err != nil {
 		return nil, err
 	}
+	o.randr = randr.Init(conn) == nil
 	o.setProperties()
 	// Clicks go through to the window below (an empty input shape), where the extension is.
 	if shape.Init(conn) == nil {
@@ -241,7 +243,7 @@ func (o *x11Overlay) place(width, height int) (x, y int) {
 		return 0, 0
 	}
 	mx, my, mw, mh := 0, 0, int(geo.Width), int(geo.Height)
-	if ptr, err := xproto.QueryPointer(o.conn, o.root).Reply(); err == nil && randr.Init(o.conn) == nil {
+	if ptr, err := xproto.QueryPointer(o.conn, o.root).Reply(); err == nil && o.randr {
 		if mons, err := randr.GetMonitors(o.conn, o.root, true).Reply(); err == nil {
 			px, py := int(ptr.RootX), int(ptr.RootY)
 			for _, m := range mons.Monitors {

@@ -40,11 +40,3 @@ func Listen(ctx context.Context, spec Spec, opts Options) (<-chan Event, error) 
 	}()
 	return out, nil
 }
-
-// ResolveBackend is the backend Listen uses for the one asked for: the system's.
-func ResolveBackend(backend string) string {
-	if backend == "" {
-		return "system"
-	}
-	return backend
-}
