@@ -622,7 +622,7 @@ func (d *Desktop) TestDevice(ctx context.Context, name string, level func(rms fl
 		return err
 	}
 	defer mic.Close()
-	take, err := mic.Start()
+	take, err := mic.Start(time.Time{})
 	if err != nil {
 		return err
 	}

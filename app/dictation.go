@@ -43,7 +43,8 @@ func (m Mode) String() string { return [...]string{"hold", "toggle", "auto"}[m] 
 
 // Recorder starts microphone takes.
 type Recorder interface {
-	Start() (RecordingTake, error)
+	// Start begins a take for a press at the time at (its pre-roll counts back from it).
+	Start(at time.Time) (RecordingTake, error)
 }
 
 // RecordingTake is a take in progress.
@@ -329,7 +330,7 @@ func (d *Dictation) start(at time.Time) {
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		take, err := d.rec.Start()
+		take, err := d.rec.Start(at)
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.starting = false
@@ -700,8 +701,8 @@ type micRecorder struct{ mic *audio.Microphone }
 // NewMicRecorder records takes from mic.
 func NewMicRecorder(mic *audio.Microphone) Recorder { return micRecorder{mic} }
 
-func (m micRecorder) Start() (RecordingTake, error) {
-	t, err := m.mic.Start()
+func (m micRecorder) Start(at time.Time) (RecordingTake, error) {
+	t, err := m.mic.Start(at)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ type fakeRecorder struct {
 	err     error
 }
 
-func (r *fakeRecorder) Start() (RecordingTake, error) {
+func (r *fakeRecorder) Start(time.Time) (RecordingTake, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -452,10 +452,10 @@ type slowRecorder struct {
 	release chan struct{}
 }
 
-func (r *slowRecorder) Start() (RecordingTake, error) {
+func (r *slowRecorder) Start(at time.Time) (RecordingTake, error) {
 	r.entered <- struct{}{}
 	<-r.release
-	return r.fakeRecorder.Start()
+	return r.fakeRecorder.Start(at)
 }
 
 // A microphone that takes long to start holds up nobody: the window's button, State and a

@@ -255,7 +255,7 @@ func (t *growingTake) Failed() error { return nil }
 
 type growingRecorder struct{ take *growingTake }
 
-func (r growingRecorder) Start() (RecordingTake, error) { return r.take, nil }
+func (r growingRecorder) Start(time.Time) (RecordingTake, error) { return r.take, nil }
 
 func TestLiveCommitTypesEveryWordOnce(t *testing.T) {
 	// Phrases of different lengths; the audio arrives in 1 s pieces and each piece waits

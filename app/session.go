@@ -238,14 +238,14 @@ type lazyRecorder struct {
 	mic *audio.Microphone
 }
 
-func (l *lazyRecorder) Start() (RecordingTake, error) {
+func (l *lazyRecorder) Start(at time.Time) (RecordingTake, error) {
 	l.mu.Lock()
 	mic := l.mic
 	l.mu.Unlock()
 	if mic == nil {
 		return nil, audio.ErrNoInput
 	}
-	t, err := mic.Start()
+	t, err := mic.Start(at)
 	if err != nil {
 		return nil, err
 	}

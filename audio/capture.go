@@ -33,7 +33,7 @@ type CaptureConfig struct {
 	// but ALSA's PulseAudio plugin starts a stream opened after a pause of a second or more
 	// only after ~2 s (measured), which a take would lose.
 	InstantStart bool
-	PreRoll      time.Duration // default 300 ms
+	PreRoll      time.Duration // default 300 ms, counted back from the press (Start's at)
 
 	// OnLevel receives the RMS (0..1) of each block while recording; it must not block.
 	OnLevel func(rms float32)
@@ -111,10 +111,18 @@ type Microphone struct {
 	// than PortAudio did (1.05 % against 0.35 % of a core, measured). Blocks go to the pump
 	// only while recording.
 	ringMu    sync.Mutex
-	ring      []float32 // the last PreRoll of audio
+	ring      []float32 // the last PreRoll+lateStart of audio
 	ringKeep  int
+	ringEnd   int64 // UnixNano when the ring's newest block arrived
+	preRoll   int   // PreRoll in device samples
 	recording bool
 }
+
+// lateStart is how late a take may start after its key press and still keep PreRoll of
+// audio from before the press: a loaded machine (a build, a CI run) can take hundreds of
+// milliseconds from the key event to Start, and a ring of PreRoll alone then began after
+// the first word did.
+const lateStart = time.Second
 
 // OpenMicrophone initialises PortAudio and checks the device now (host APIs probe their
 // devices for up to seconds on the first call, which must not delay the first take); in
@@ -215,7 +223,8 @@ func (m *Microphone) openStream() error {
 		return err
 	}
 	m.ringMu.Lock()
-	m.ring, m.ringKeep, m.recording = m.ring[:0], int(m.cfg.PreRoll.Seconds()*rate), false
+	m.preRoll = int(m.cfg.PreRoll.Seconds() * rate)
+	m.ring, m.ringKeep, m.recording = m.ring[:0], int((m.cfg.PreRoll+lateStart).Seconds()*rate), false
 	m.ringMu.Unlock()
 	m.received.Store(0)
 	m.lastBlock.Store(time.Now().UnixNano())
@@ -322,12 +331,13 @@ func (m *Microphone) supervise() {
 // onBlock runs on PortAudio's thread: it keeps the pre-roll between takes, or copies the
 // block to the pump while recording; it never waits on anything but the short ring lock.
 func (m *Microphone) onBlock(in []float32, blocks chan []float32) {
-	m.lastBlock.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	m.lastBlock.Store(now)
 	received := m.received.Add(int64(len(in)))
 	m.ringMu.Lock()
 	if !m.recording {
-		m.keepPreRoll(in)
-		keep := m.ringKeep
+		m.keepPreRoll(in, now)
+		keep := m.preRoll
 		m.ringMu.Unlock()
 		m.prime(received, keep)
 		return
@@ -342,9 +352,10 @@ func (m *Microphone) onBlock(in []float32, blocks chan []float32) {
 	}
 }
 
-// keepPreRoll appends to the ring, keeping its last ringKeep samples (m.ringMu held).
-func (m *Microphone) keepPreRoll(b []float32) {
-	m.ring = append(m.ring, b...)
+// keepPreRoll appends a block that arrived at (UnixNano) to the ring, keeping its last
+// ringKeep samples (m.ringMu held).
+func (m *Microphone) keepPreRoll(b []float32, at int64) {
+	m.ring, m.ringEnd = append(m.ring, b...), at
 	if len(m.ring) > m.ringKeep {
 		m.ring = append(m.ring[:0], m.ring[len(m.ring)-m.ringKeep:]...)
 	}
@@ -369,7 +380,7 @@ func (m *Microphone) pump(blocks chan []float32, end chan struct{}) {
 			t.add(b)
 		} else {
 			m.ringMu.Lock()
-			m.keepPreRoll(b)
+			m.keepPreRoll(b, time.Now().UnixNano())
 			m.recording = false
 			m.ringMu.Unlock()
 		}
@@ -377,9 +388,11 @@ func (m *Microphone) pump(blocks chan []float32, end chan struct{}) {
 	}
 }
 
-// Start begins a take. Only one take records at a time. A stream that stopped delivering
+// Start begins a take for a press at the time at (the key event's; the zero time is now).
+// With InstantStart the take begins PreRoll before at, however late Start runs after it
+// (up to lateStart). Only one take records at a time. A stream that stopped delivering
 // since the last take (or failed in it) is opened again first.
-func (m *Microphone) Start() (*Take, error) {
+func (m *Microphone) Start(at time.Time) (*Take, error) {
 	if err := m.usable(); err != nil {
 		return nil, err
 	}
@@ -414,7 +427,7 @@ func (m *Microphone) Start() (*Take, error) {
 	m.mu.Lock()
 	m.ringMu.Lock()
 	m.recording = true
-	pre := append([]float32(nil), m.ring...)
+	pre := append([]float32(nil), m.ring[len(m.ring)-m.preRollSince(at):]...)
 	m.ring = m.ring[:0]
 	m.ringMu.Unlock()
 	if len(pre) > 0 {
@@ -425,6 +438,19 @@ func (m *Microphone) Start() (*Take, error) {
 	m.mu.Unlock()
 	go t.watch()
 	return t, nil
+}
+
+// preRollSince is how many of the ring's samples a take pressed at keeps (m.ringMu held):
+// PreRoll, and the audio that arrived between the press and now on top. Block arrival
+// times stand in for capture times; each block's own latency is the same for all.
+func (m *Microphone) preRollSince(at time.Time) int {
+	n := m.preRoll
+	if !at.IsZero() {
+		if late := time.Duration(m.ringEnd - at.UnixNano()); late > 0 {
+			n += int(late.Seconds() * m.rate)
+		}
+	}
+	return min(n, len(m.ring))
 }
 
 // usable refuses a take on a closed microphone or while one records.

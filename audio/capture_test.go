@@ -86,7 +86,7 @@ func (d *fakeDevice) last() *fakeStream {
 
 func record(t *testing.T, m *Microphone, d time.Duration) TakeAudio {
 	t.Helper()
-	take, err := m.Start()
+	take, err := m.Start(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestQuietTail(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			take, err := m.Start()
+			take, err := m.Start(time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,11 +208,48 @@ func TestInstantStartKeepsPreRoll(t *testing.T) {
 	}
 }
 
+// A take that starts late after its key press (a loaded machine) still begins PreRoll
+// before the press: the audio between the press and Start comes on top, up to lateStart.
+func TestLateStartKeepsPreRollFromThePress(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	const preRoll = 250 * time.Millisecond
+	m, err := openMicrophone(CaptureConfig{InstantStart: true, PreRoll: preRoll, Tail: 10 * time.Millisecond}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ringFull := func() bool {
+		m.ringMu.Lock()
+		defer m.ringMu.Unlock()
+		return len(m.ring) == m.ringKeep
+	}
+	for _, tc := range []struct {
+		late     time.Duration // from the press to Start
+		min, max time.Duration // the pre-roll kept
+	}{
+		{0, preRoll - 15*time.Millisecond, preRoll},
+		{400 * time.Millisecond, preRoll + 300*time.Millisecond, preRoll + 415*time.Millisecond},
+		{3 * time.Second, preRoll + lateStart - 15*time.Millisecond, preRoll + lateStart}, // the ring's all
+	} {
+		if !waitUntil(5*time.Second, ringFull) {
+			t.Fatal("the ring never filled")
+		}
+		take, err := m.Start(time.Now().Add(-tc.late))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := take.Stop()
+		if a.PreRoll < tc.min || a.PreRoll > tc.max {
+			t.Errorf("started %v after the press: pre-roll %v, want %v..%v", tc.late, a.PreRoll, tc.min, tc.max)
+		}
+	}
+}
+
 func TestUnpluggedDeviceKeepsAudio(t *testing.T) {
 	dev := &fakeDevice{rate: TargetRate}
 	m, _ := openMicrophone(CaptureConfig{Stall: 200 * time.Millisecond}, dev.open)
 	defer m.Close()
-	take, err := m.Start()
+	take, err := m.Start(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,21 +312,21 @@ func TestUnclosedSpoolIsReadable(t *testing.T) {
 func TestMicrophoneErrors(t *testing.T) {
 	dev := &fakeDevice{rate: TargetRate}
 	m, _ := openMicrophone(CaptureConfig{}, dev.open)
-	take, err := m.Start()
+	take, err := m.Start(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Start(); err == nil {
+	if _, err := m.Start(time.Now()); err == nil {
 		t.Error("a second concurrent take was allowed")
 	}
 	take.Stop()
 	m.Close()
-	if _, err := m.Start(); err == nil {
+	if _, err := m.Start(time.Now()); err == nil {
 		t.Error("a closed microphone started a take")
 	}
 	failing := func(string, func([]float32)) (inputStream, float64, error) { return nil, 0, ErrNoInput }
 	m2, _ := openMicrophone(CaptureConfig{}, failing)
-	if _, err := m2.Start(); !errors.Is(err, ErrNoInput) {
+	if _, err := m2.Start(time.Now()); !errors.Is(err, ErrNoInput) {
 		t.Errorf("error %v", err)
 	}
 	if _, err := openMicrophone(CaptureConfig{InstantStart: true}, failing); !errors.Is(err, ErrNoInput) {
@@ -306,7 +343,7 @@ func TestConcurrentStopAndClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		take, err := m.Start()
+		take, err := m.Start(time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +423,7 @@ func TestFailedTakeReopensStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	take, err := m.Start()
+	take, err := m.Start(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +464,7 @@ func TestDroppedBlocksAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	take, err := m.Start()
+	take, err := m.Start(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func TestCuePlaysOnRealOutput(t *testing.T) {
 	}
 	defer mic.Close()
 	<-mic.Ready()
-	take, err := mic.Start()
+	take, err := mic.Start(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
