@@ -168,6 +168,9 @@ func TestE2EDictationTypesTheWordsSpoken(t *testing.T) {
 		if err := checkHeard(s.Text, r.Inserted); err != nil {
 			t.Errorf("%v (take %+v)", err, r)
 		}
+		if r.Latency.PreRoll < 300 { // counted back from the press, however late the take started
+			t.Errorf("take %d kept %.0f ms from before the press, want the whole 300 ms pre-roll", i+1, r.Latency.PreRoll)
+		}
 
 		said = append(said, r.Inserted)
 		shown := e.waitWindowWords(wer.Words(strings.Join(said, " ")))
