@@ -63,13 +63,18 @@ func (c *CLI) benchWords(ctx context.Context, dir string, limit, threads int, js
 		if err := testmodel.Speak(ctx, s, spoken); err != nil {
 			return err
 		}
-		if pcms[i], err = audio.DecodeFile(ctx, spoken); err != nil {
+		pcm, err := audio.DecodeFile(ctx, spoken)
+		if err != nil {
 			return err
 		}
 		// whisper-cli gets the same 16 kHz samples as the app: its own resampler would
-		// make the two differ for reasons that are not theirs.
+		// make the two differ for reasons that are not theirs. The app reads them back
+		// from the 16-bit file too (float samples made 3 of 80 sentences differ).
 		wavs[i] = filepath.Join(tmp, fmt.Sprintf("s%03d.wav", i))
-		if err := audio.WriteWAVFile(wavs[i], pcms[i], engine.SampleRate); err != nil {
+		if err := audio.WriteWAVFile(wavs[i], pcm, engine.SampleRate); err != nil {
+			return err
+		}
+		if pcms[i], err = audio.DecodeFile(ctx, wavs[i]); err != nil {
 			return err
 		}
 	}

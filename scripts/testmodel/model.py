@@ -81,14 +81,26 @@ class Attention(nn.Module):
         self.value = nn.Linear(d, d)
         self.out = nn.Linear(d, d)
 
-    def forward(self, x, xa=None, causal=False, weights=None):
-        src = x if xa is None else xa
+    def forward(self, x, xa=None, causal=False, weights=None, cache=None):
+        """cache (a dict, greedy decoding only): the keys and values seen so far, so each
+        step computes only its new tokens; the audio's are computed once."""
         B, T, D = x.shape
         split = lambda t: t.view(B, -1, self.heads, D // self.heads).transpose(1, 2)
-        q, k, v = split(self.query(x)), split(self.key(src)), split(self.value(src))
+        q = split(self.query(x))
+        if cache is not None and xa is not None and "k" in cache:
+            k, v = cache["k"], cache["v"]
+        else:
+            src = x if xa is None else xa
+            k, v = split(self.key(src)), split(self.value(src))
+            if cache is not None and xa is None and "k" in cache:
+                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            if cache is not None:
+                cache["k"], cache["v"] = k, v
         if weights is not None:  # head 0's attention, for the alignment loss
             weights.append(torch.softmax(q[:, 0] @ k[:, 0].transpose(1, 2) / math.sqrt(D // self.heads), -1))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        # Causal only among new tokens that start the sequence: a step's one new token
+        # sees every cached one.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal and T > 1 and k.shape[2] == T)
         return self.out(y.transpose(1, 2).reshape(B, T, D))
 
 
@@ -102,10 +114,11 @@ class Block(nn.Module):
         self.mlp_ln = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d))
 
-    def forward(self, x, xa=None, causal=False, weights=None):
-        x = x + self.attn(self.attn_ln(x), causal=causal)
+    def forward(self, x, xa=None, causal=False, weights=None, cache=None):
+        x = x + self.attn(self.attn_ln(x), causal=causal, cache=None if cache is None else cache.setdefault("self", {}))
         if self.cross:
-            x = x + self.cross_attn(self.cross_attn_ln(x), xa, weights=weights)
+            x = x + self.cross_attn(self.cross_attn_ln(x), xa, weights=weights,
+                                    cache=None if cache is None else cache.setdefault("cross", {}))
         return x + self.mlp(self.mlp_ln(x))
 
 
@@ -170,13 +183,22 @@ class Decoder(nn.Module):
         x = self.ln(x)
         return torch.cat([torch.ones_like(x[..., :1]), x[..., 1:]], -1)
 
-    def forward(self, tokens, xa, weights=None):
+    def forward(self, tokens, xa, weights=None, cache=None):
         """Logits; with weights (a list), the first layer's head 0 cross-attention is
-        appended to it: that head is taught to point at the word being said."""
-        rows = self.token_rows()
-        x = rows[tokens] + self.positional_embedding[: tokens.shape[1]]
+        appended to it: that head is taught to point at the word being said. With cache
+        (a dict kept between calls), tokens are the ones after those of earlier calls, and
+        only the last position's logits come back."""
+        rows = self.token_rows() if cache is None else cache.get("rows")
+        if rows is None:
+            rows = cache["rows"] = self.token_rows()
+        at = 0 if cache is None else cache.get("n", 0)
+        x = rows[tokens] + self.positional_embedding[at: at + tokens.shape[1]]
         for i, b in enumerate(self.blocks):
-            x = b(x, xa, causal=True, weights=weights if i == 0 else None)
+            x = b(x, xa, causal=True, weights=weights if i == 0 else None,
+                  cache=None if cache is None else cache.setdefault(i, {}))
+        if cache is not None:
+            cache["n"] = at + tokens.shape[1]
+            x = x[:, -1:]
         x = self.final_norm(x)
         logits = x @ rows.t()
         # All unused ids together: N of them at -UNUSED_LOGIT each.
@@ -207,8 +229,9 @@ class Whisper(nn.Module):
         toks = torch.tensor(prefix).repeat(B, 1)
         done = torch.zeros(B, dtype=torch.bool)
         ts_mode = prefix[-1] != v.not_
+        cache, new = {}, toks
         for step in range(max_len):
-            logits = self.decoder(toks, xa)[:, -1, : v.size].clone()
+            logits = self.decoder(new, xa, cache=cache)[:, -1, : v.size].clone()
             logits[:, [v.sot, v.nosp, v.not_, v.prev]] = -1e9
             if step == 0:
                 logits[:, v.eot] = -1e9  # suppress_blank
@@ -227,7 +250,8 @@ class Whisper(nn.Module):
                 logits[(last & ~pen)[:, None] & text[None, :]] = -1e9  # a segment ended
             nxt = logits.argmax(-1)
             nxt[done] = v.eot
-            toks = torch.cat([toks, nxt[:, None]], 1)
+            new = nxt[:, None]
+            toks = torch.cat([toks, new], 1)
             done |= nxt == v.eot
             if done.all():
                 break

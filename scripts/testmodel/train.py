@@ -294,10 +294,11 @@ def evaluate_long(model, mel, clips, texts, vocab, windows=8, ts_mode=True):
     return errs / max(1, words)
 
 
-def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=None, long=False):
+def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=None, long=False, polish=False):
     """Trains a teacher from scratch, or trains on a given one (a further run: the whole
     curriculum's second half again, or with long, windows as long recordings have them,
-    with a fresh warm-up and decay)."""
+    with a fresh warm-up and decay). polish: the curriculum's second half at a low rate
+    after the long run, prompted as dictation prompts its passes."""
     torch.manual_seed(args.seed)
     more = model is not None
     if not more:
@@ -311,7 +312,7 @@ def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, args.warmup if not more else 100)
         audio, inp, lab, frames, guide = data.batch(n_ctx, size, max_words, multi_p=multi_p,
-                                                    prompt_p=args.prompt_p if long else 0.0)
+                                                    prompt_p=args.prompt_p if long or polish else 0.0)
         xa = model.encoder(mel(audio, 2 * n_ctx))
         lfr = frame_loss(model, xa, frames)
         if step < args.hear_steps and not more:  # the encoder learns to hear first
@@ -327,7 +328,7 @@ def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 50 == 0 or step == steps - 1:
-            msg = f"teacher{' (long)' if long else ' (more)' if more else ''} {step}/{steps} ctx {n_ctx} words≤{max_words} ce {lce.item():.3f} frames {lfr.item():.3f} guide {lgd.item():.3f} {time.time() - t0:.0f}s"
+            msg = f"teacher{' (long)' if long else ' (polish)' if polish else ' (more)' if more else ''} {step}/{steps} ctx {n_ctx} words≤{max_words} ce {lce.item():.3f} frames {lfr.item():.3f} guide {lgd.item():.3f} {time.time() - t0:.0f}s"
             if step % args.eval_every == 0 and step >= args.hear_steps or step == steps - 1:
                 msg += f" held-out WER {100 * evaluate(model, mel, *held, vocab):.1f}%"
                 if long:
@@ -390,7 +391,9 @@ def train_student(args, teacher, data, held, vocab, mel, log):
     t0 = time.time()
     steps, kept = args.student_steps, [0, 0]
     for step in range(steps):
-        n_ctx, size, _, multi_p = schedule(step, steps, long=args.long_steps > 0)
+        # Windows of one sentence, as dictation has them: the teacher's labels for windows
+        # full of sentences mostly fail the filter (and cost the most to make).
+        n_ctx, size, _, multi_p = schedule(step, steps, 0.5)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, args.student_lr, 50)
         # Mostly without timestamps: whisper.cpp runs a 2-layer English model so.
@@ -439,7 +442,7 @@ def main():
     ap.add_argument("--enc-layers", type=int, default=2)
     ap.add_argument("--teacher-steps", type=int, default=2000)
     ap.add_argument("--hear-steps", type=int, default=100)
-    ap.add_argument("--student-steps", type=int, default=1600)
+    ap.add_argument("--student-steps", type=int, default=4000)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--student-lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=200)
@@ -448,9 +451,11 @@ def main():
     ap.add_argument("--teacher-more-steps", type=int, default=1000, help="steps of each further run on the teacher")
     ap.add_argument("--more-rounds", type=int, default=2, help="further runs on the teacher")
     ap.add_argument("--more-lr", type=float, default=1e-3)
-    ap.add_argument("--long-steps", type=int, default=2000, help="steps of a last run on windows as long recordings have them")
+    ap.add_argument("--long-steps", type=int, default=2000, help="steps of a run on windows as long recordings have them")
     ap.add_argument("--long-lr", type=float, default=5e-4)
-    ap.add_argument("--prompt-p", type=float, default=0.5, help="share of windows (long run, student) prompted with earlier text")
+    ap.add_argument("--polish-steps", type=int, default=1500, help="steps of a run at a low rate after the long one")
+    ap.add_argument("--polish-lr", type=float, default=2e-4)
+    ap.add_argument("--prompt-p", type=float, default=0.5, help="share of windows (long and polish runs, student) prompted with earlier text")
     ap.add_argument("--student-ts", type=float, default=0.3, help="share of the student's windows with timestamps")
     ap.add_argument("--resume-teacher", action="store_true", help="reuse the teacher checkpoints")
     args = ap.parse_args()
@@ -514,6 +519,10 @@ def main():
     if args.long_steps:
         teacher, t_more = checkpointed("teacher-long.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.long_steps, lr=args.long_lr, long=True))
+        t_teacher += t_more
+    if args.polish_steps:
+        teacher, t_more = checkpointed("teacher-polish.pt", lambda: train_teacher(
+            args, data, held, vocab, mel, log, model=teacher, steps=args.polish_steps, lr=args.polish_lr, polish=True))
         t_teacher += t_more
     teacher_wer = evaluate(teacher, mel, *held, vocab, limit=len(held_clips))
     teacher_long_wer = evaluate_long(teacher, mel, *held, vocab)
