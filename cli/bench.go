@@ -99,6 +99,7 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 	words := fs.Bool("words", false, "score the trained test models on their held-out sentences (WER, app and whisper-cli)")
 	wordsDir := fs.String("words-dir", testmodel.Dir(), "where the trained test models are")
 	wordsLimit := fs.Int("words-limit", 0, "score only the first N held-out sentences (0: all)")
+	wordsLead := fs.Duration("words-lead", 0, "trim espeak-ng's silence and lead each sentence by this much quiet, as dictation's pre-roll does (0: the clips as espeak-ng makes them)")
 	live := fs.Bool("live", false, "release→text for 5, 30 and 120 s takes played into the default input, commit-while-speaking on and off")
 	liveTakes := fs.String("live-takes", "5s,30s,120s", "--live's take lengths (the summary compares 5 s and 120 s)")
 	liveModel := fs.String("live-model", "", "the model --live times (default: a generated distil-small.en q8_0 in --cache)")
@@ -113,7 +114,10 @@ func (c *CLI) bench(ctx context.Context, args []string) error {
 		return c.benchIdle(ctx, f.idleFor, rest)
 	}
 	if *words {
-		return c.benchWords(ctx, *wordsDir, *wordsLimit, f.threads, f.jsonOut)
+		if *wordsLead < 0 || *wordsLead > 5*time.Second {
+			return usageError{fmt.Sprintf("--words-lead %v is not from 0 to 5s", *wordsLead)}
+		}
+		return c.benchWords(ctx, *wordsDir, *wordsLimit, *wordsLead, f.threads, f.jsonOut)
 	}
 	if *live {
 		model := *liveModel

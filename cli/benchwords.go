@@ -37,13 +37,15 @@ type WordsResult struct {
 // WordsSummary compares the two models.
 type WordsSummary struct {
 	Sentences int           `json:"sentences"`
+	LeadMS    float64       `json:"lead_ms,omitempty"` // quiet before each trimmed sentence; 0: espeak-ng's clips as made
 	Results   []WordsResult `json:"results"`
 }
 
 // benchWords scores the trained test models on their held-out sentences, spoken by
 // espeak-ng as in training: through the app's engine (with and without the audio-context
-// trim) and through Debian's whisper-cli on the same files.
-func (c *CLI) benchWords(ctx context.Context, dir string, limit, threads int, jsonOut bool) error {
+// trim) and through Debian's whisper-cli on the same files. With lead, espeak-ng's own
+// silence (0-60 ms before the speech) is trimmed and lead of quiet put before it.
+func (c *CLI) benchWords(ctx context.Context, dir string, limit int, lead time.Duration, threads int, jsonOut bool) error {
 	sentences, err := testmodel.HeldOut(dir)
 	if err != nil {
 		return fmt.Errorf("held-out sentences: %w (scripts/train-test-model writes them)", err)
@@ -67,6 +69,9 @@ func (c *CLI) benchWords(ctx context.Context, dir string, limit, threads int, js
 		if err != nil {
 			return err
 		}
+		if lead > 0 {
+			pcm = append(make([]float32, int(lead.Seconds()*engine.SampleRate)), testmodel.TrimSilence(pcm)...)
+		}
 		// whisper-cli gets the same 16 kHz samples as the app: its own resampler would
 		// make the two differ for reasons that are not theirs. The app reads them back
 		// from the 16-bit file too (float samples made 3 of 80 sentences differ).
@@ -78,7 +83,7 @@ func (c *CLI) benchWords(ctx context.Context, dir string, limit, threads int, js
 			return err
 		}
 	}
-	sum := WordsSummary{Sentences: len(sentences)}
+	sum := WordsSummary{Sentences: len(sentences), LeadMS: app.Millis(lead)}
 	for _, which := range []string{testmodel.Teacher, testmodel.Student} {
 		r, err := scoreWords(ctx, testmodel.Path(dir, which), which, sentences, pcms, wavs, threads)
 		if err != nil {
@@ -175,7 +180,11 @@ func whisperCLIArgs(model string, threads int, more ...string) []string {
 }
 
 func printWords(w io.Writer, s WordsSummary) {
-	fmt.Fprintf(w, "Held-out sentences: %d, spoken by espeak-ng as in training; WER in %%\n", s.Sentences)
+	spoken := "spoken by espeak-ng as in training"
+	if s.LeadMS > 0 {
+		spoken += fmt.Sprintf(", trimmed, after %.0f ms of quiet", s.LeadMS)
+	}
+	fmt.Fprintf(w, "Held-out sentences: %d, %s; WER in %%\n", s.Sentences, spoken)
 	fmt.Fprintln(w, "model    decoder layers  words  app WER  app WER, 30 s window  whisper-cli WER  app≠cli  decode ms/token  encode ms/take")
 	for _, r := range s.Results {
 		fmt.Fprintf(w, "%-8s %14d  %5d  %7.2f  %20.2f  %15.2f  %7d  %15.2f  %14.1f\n", r.Model, r.TextLayers, r.Words,

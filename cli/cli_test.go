@@ -172,6 +172,7 @@ func TestCLIErrors(t *testing.T) {
 		{"bad format", []string{"transcribe", "--model", modelPath, "--format", "doc", sample}, ExitUsage, "unknown format"},
 		{"bad flag", []string{"transcribe", "--bogus", sample}, ExitUsage, "bogus"},
 		{"unknown command", []string{"frobnicate"}, ExitUsage, "unknown command"},
+		{"negative lead", []string{"bench", "--words", "--words-lead", "-1s"}, ExitUsage, "--words-lead"},
 		{"language on English-only", []string{"transcribe", "--model", modelPath, "--language", "de", "--quiet", sample}, ExitFailure, "English-only"},
 	}
 	t.Setenv("DICTATE_MODEL", "")
