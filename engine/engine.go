@@ -363,10 +363,13 @@ func (m *Model) Transcribe(ctx context.Context, pcm []float32, opts Options) (Re
 
 	done := make(chan struct{})
 	watcherDone := make(chan struct{})
+	cancelled := false
 	go func() {
 		defer close(watcherDone)
 		select {
 		case <-ctx.Done():
+			cancelling.Add(1)
+			cancelled = true
 			C.dictate_job_cancel(job)
 		case <-done:
 		}
@@ -377,6 +380,9 @@ func (m *Model) Transcribe(ctx context.Context, pcm []float32, opts Options) (Re
 	total := time.Duration(int64(C.dictate_now_us())-int64(job.t_start_us)) * time.Microsecond
 	close(done)
 	<-watcherDone
+	if cancelled {
+		cancelling.Add(-1)
+	}
 	<-reporterDone
 	runtime.KeepAlive(pcm)
 
@@ -564,6 +570,10 @@ func engineLog() *slog.Logger {
 
 // whisper.cpp logs in fragments (GGML_LOG_LEVEL_CONT continues a line); lines are joined
 // here and sent to slog, with whisper's chatty INFO demoted to DEBUG.
+// cancelling counts the jobs being cancelled: whisper.cpp reports an aborted job as an
+// error, which a cancelled job is not.
+var cancelling atomic.Int32
+
 var logLine struct {
 	sync.Mutex
 	level slog.Level
@@ -582,6 +592,9 @@ func dictateLog(level C.int, text *C.char) {
 	}
 	if strings.Contains(s, "forcing no_timestamps") {
 		logLine.level = slog.LevelDebug // expected for distilled models, not a user concern
+	}
+	if cancelling.Load() > 0 && (strings.Contains(s, "aborting") || strings.Contains(s, "failed to encode") || strings.Contains(s, "failed to decode")) {
+		logLine.level = slog.LevelDebug // how whisper.cpp ends a job we cancelled: a live pass cut short
 	}
 	logLine.buf.WriteString(s)
 	if strings.HasSuffix(s, "\n") {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -123,6 +124,9 @@ func TestCancelStopsWithinASecond(t *testing.T) {
 	// Five windows of speech with no token cap: a random model decodes each to its limit.
 	speech := decode(t, testenv.SpeechSample(t))
 	pcm := append(append(append([]float32{}, speech...), speech...), speech...)
+	var logged recordedLog
+	engine.SetLogger(slog.New(&logged))
+	t.Cleanup(func() { engine.SetLogger(nil) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -145,6 +149,39 @@ func TestCancelStopsWithinASecond(t *testing.T) {
 	if _, err := m.Transcribe(context.Background(), speech[:16000*3], engine.Options{MaxTokens: 4}); err != nil {
 		t.Fatal(err)
 	}
+	// A cancelled job is no error of the engine's: a live pass cut short by the release must
+	// not put ERROR lines in the user's log.
+	if errs := logged.at(slog.LevelError); len(errs) > 0 {
+		t.Errorf("a cancelled job logged errors: %q", errs)
+	}
+}
+
+// recordedLog is a slog handler that keeps each record's level and message.
+type recordedLog struct {
+	mu    sync.Mutex
+	lines []slog.Record
+}
+
+func (l *recordedLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *recordedLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, r)
+	return nil
+}
+func (l *recordedLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *recordedLog) WithGroup(string) slog.Handler      { return l }
+
+func (l *recordedLog) at(level slog.Level) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.lines {
+		if r.Level >= level {
+			out = append(out, r.Message)
+		}
+	}
+	return out
 }
 
 func TestConcurrentCallersAreSerialised(t *testing.T) {
