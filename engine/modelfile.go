@@ -420,7 +420,7 @@ func ValidateModelFile(path string) (ModelInfo, error) {
 	}
 	info.Vocab = int(nWords)
 	required := map[string]bool{" ": false, " -": false, " '": false}
-	word := make([]byte, 0, 256)
+	word := make([]byte, 0, 1024) // the longest entry allowed below
 	for i := int32(0); i < nWords; i++ {
 		n, err := r.i32()
 		if err != nil {
