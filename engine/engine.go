@@ -568,12 +568,12 @@ func engineLog() *slog.Logger {
 	return slog.Default()
 }
 
-// whisper.cpp logs in fragments (GGML_LOG_LEVEL_CONT continues a line); lines are joined
-// here and sent to slog, with whisper's chatty INFO demoted to DEBUG.
 // cancelling counts the jobs being cancelled: whisper.cpp reports an aborted job as an
 // error, which a cancelled job is not.
 var cancelling atomic.Int32
 
+// whisper.cpp logs in fragments (GGML_LOG_LEVEL_CONT continues a line); lines are joined
+// here and sent to slog, with whisper's chatty INFO demoted to DEBUG.
 var logLine struct {
 	sync.Mutex
 	level slog.Level
