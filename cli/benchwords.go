@@ -174,9 +174,9 @@ func whisperCLITexts(ctx context.Context, model string, wavs []string, threads i
 }
 
 // whisperCLIArgs runs whisper-cli as the app runs the engine: English, greedy, no
-// temperature fallback, the same threads.
+// temperature fallback, no text carried from one window into the next, the same threads.
 func whisperCLIArgs(model string, threads int, more ...string) []string {
-	return append([]string{"-m", model, "-t", strconv.Itoa(threads), "-l", "en", "-bs", "1", "-bo", "1", "-nf"}, more...)
+	return append([]string{"-m", model, "-t", strconv.Itoa(threads), "-l", "en", "-bs", "1", "-bo", "1", "-nf", "-mc", "0"}, more...)
 }
 
 func printWords(w io.Writer, s WordsSummary) {

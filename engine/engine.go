@@ -267,7 +267,7 @@ type Options struct {
 	AudioCtxFloorMS     int
 	BeamSize            int     // 0 or 1: greedy
 	NoSpeechThreshold   float32 // 0: whisper.cpp's default
-	CarryContext        bool    // feed earlier windows' text into later ones (off: avoids loops)
+	CarryContext        bool    // feed earlier windows' text into later ones (off: avoids loops; the initial prompt still goes into every window)
 	TemperatureFallback bool    // retry failed windows at higher temperature
 	Progress            func(percent int)
 }
@@ -481,6 +481,13 @@ func (m *Model) params(opts Options, samples int) (*C.struct_whisper_full_params
 	}
 	bp.SetThreads(threads)
 	bp.SetNoContext(!opts.CarryContext)
+	if !opts.CarryContext {
+		// no_context only drops an earlier call's text: within one call whisper.cpp prompts
+		// each 30 s window with the text of those before it, so a misheard window steers the
+		// next, and a model not trained on such prompts skips whole windows after one. Only
+		// the initial prompt (the vocabulary hint) goes into every window, and nothing else.
+		bp.SetMaxContext(0)
+	}
 	if opts.MaxTokens > 0 {
 		bp.SetMaxTokensPerSegment(opts.MaxTokens)
 	}
@@ -498,8 +505,15 @@ func (m *Model) params(opts Options, samples int) (*C.struct_whisper_full_params
 	}
 	if opts.InitialPrompt != "" {
 		cs := C.CString(opts.InitialPrompt)
-		C.dictate_params_set_prompt(p, cs)
+		n := C.dictate_params_set_prompt(m.ctx, p, cs)
 		C.free(unsafe.Pointer(cs))
+		if n < 0 {
+			return fail(fmt.Errorf("%w: could not tokenise the prompt", ErrTranscribeFailed))
+		}
+		if !opts.CarryContext {
+			p.carry_initial_prompt = true
+			bp.SetMaxContext(int(n) + 1) // <|startofprev|> and the prompt: no room for earlier text
+		}
 	}
 	return p, nil
 }

@@ -69,17 +69,35 @@ struct whisper_full_params * dictate_params_new(int beam_size) {
     p->print_special = false;
     p->print_timestamps = false;
     p->initial_prompt = NULL;
+    p->prompt_tokens = NULL;
+    p->prompt_n_tokens = 0;
     return p;
 }
 
-void dictate_params_set_prompt(struct whisper_full_params * p, const char * prompt) {
-    free((void *) p->initial_prompt);
-    p->initial_prompt = prompt ? strdup(prompt) : NULL;
+// Tokenises prompt once, here, so the caller knows its length; whisper_full then uses the
+// tokens as they are. Returns the number of tokens, or -1 on failure.
+int dictate_params_set_prompt(struct whisper_context * ctx, struct whisper_full_params * p, const char * prompt) {
+    free((void *) p->prompt_tokens);
+    p->prompt_tokens = NULL;
+    p->prompt_n_tokens = 0;
+    // A token is at least a byte: strlen tokens always suffice (a shorter buffer would
+    // make whisper_tokenize log an error).
+    int n_max = (int) strlen(prompt) + 1;
+    whisper_token * tokens = malloc(sizeof(whisper_token) * (size_t) n_max);
+    if (!tokens) return -1;
+    int n = whisper_tokenize(ctx, prompt, tokens, n_max);
+    if (n < 0) {
+        free(tokens);
+        return -1;
+    }
+    p->prompt_tokens = tokens;
+    p->prompt_n_tokens = n;
+    return n;
 }
 
 void dictate_params_free(struct whisper_full_params * p) {
     if (!p) return;
-    free((void *) p->initial_prompt);
+    free((void *) p->prompt_tokens);
     free(p);
 }
 

@@ -38,7 +38,7 @@ int  dictate_gpu_device_index(int gpu_ordinal);
 struct whisper_context * dictate_load(const char * path, bool use_gpu, int gpu_device, bool flash_attn);
 struct whisper_full_params * dictate_params_new(int beam_size);
 void dictate_params_free(struct whisper_full_params * p);
-void dictate_params_set_prompt(struct whisper_full_params * p, const char * prompt);
+int  dictate_params_set_prompt(struct whisper_context * ctx, struct whisper_full_params * p, const char * prompt);
 int  dictate_full(struct whisper_context * ctx, struct whisper_full_params * p, const float * pcm, int n, dictate_job * job);
 void dictate_job_cancel(dictate_job * job);
 int64_t dictate_now_us(void);
