@@ -20,10 +20,23 @@ type Transcriber interface {
 }
 
 const (
-	windowSamples  = 30 * audio.TargetRate // whisper's window
-	searchSamples  = 5 * audio.TargetRate  // look for a pause in the window's last 5 s
-	quietFrameSize = audio.TargetRate / 20 // 50 ms
+	windowSamples  = 30 * audio.TargetRate     // whisper's window
+	seekingSamples = 5 * 60 * audio.TargetRate // a piece for a model that seeks by sentence
+	searchSamples  = 5 * audio.TargetRate      // look for a pause in a piece's last 5 s
+	quietFrameSize = audio.TargetRate / 20     // 50 ms
 )
+
+// pieceSamples is how much audio goes to the engine at once. A model that decodes
+// timestamps ends each 30 s window where its last sentence ends, as whisper-cli runs it;
+// pieces of minutes keep that (a piece's end is a window's end the model did not choose)
+// and memory bounded. First-release distilled models decode none, and whisper.cpp would
+// cut them every 30 s wherever that falls: they get 30 s pieces ending at a pause.
+func pieceSamples(t Transcriber) int {
+	if m, ok := t.(interface{ Info() engine.ModelInfo }); ok && m.Info().Arch.Timestamps() {
+		return seekingSamples
+	}
+	return windowSamples
+}
 
 // FileProgress reports how far a file transcription has come.
 type FileProgress struct {
@@ -32,9 +45,10 @@ type FileProgress struct {
 	Fraction float64       // 0..1, or -1 when unknown
 }
 
-// TranscribeFile streams a file through the engine window by window, so memory stays
-// bounded for long recordings. Windows end at the quietest 50 ms of their last 5 s rather
-// than mid-word; no text is carried between windows (repetition loops in distilled models).
+// TranscribeFile streams a file through the engine piece by piece (pieceSamples), so memory
+// stays bounded for long recordings. Pieces end at the quietest 50 ms of their last 5 s
+// rather than mid-word; no text is carried between windows (repetition loops in distilled
+// models).
 //
 // A panic while transcribing fails this file only (ErrInternal): a dropped file must not
 // take the app and its dictation down with it.
@@ -68,19 +82,31 @@ func transcribeFile(ctx context.Context, t Transcriber, path string, opts engine
 	}
 
 	tr := Transcript{File: path}
-	buf := make([]float32, 0, windowSamples)
+	piece := pieceSamples(t)
+	buf := make([]float32, 0, piece)
 	var offset int64 // samples already transcribed
 	eof := false
+	report := func(done int64) {
+		if progress == nil {
+			return
+		}
+		d := time.Duration(done) * time.Second / audio.TargetRate
+		frac := -1.0
+		if total > 0 {
+			frac = min(1, float64(d)/float64(total))
+		}
+		progress(FileProgress{Done: d, Total: total, Fraction: frac})
+	}
 	for {
-		if !eof && len(buf) < windowSamples {
-			n, err := stream.ReadWindow(buf[len(buf):windowSamples])
+		if !eof && len(buf) < piece {
+			n, err := stream.ReadWindow(buf[len(buf):piece])
 			buf = buf[:len(buf)+n]
 			if err == io.EOF {
 				eof = true
 			} else if err != nil {
 				return tr, err
 			}
-			if !eof && len(buf) < windowSamples {
+			if !eof && len(buf) < piece {
 				continue
 			}
 		}
@@ -94,7 +120,12 @@ func transcribeFile(ctx context.Context, t Transcriber, path string, opts engine
 		window := buf[:cut]
 		start := time.Duration(offset) * time.Second / audio.TargetRate
 		if !isSilent(window) {
-			res, err := t.Transcribe(ctx, window, opts)
+			o := opts
+			if piece > windowSamples && progress != nil {
+				// A piece takes minutes: whisper's own progress through it moves the bar.
+				o.Progress = func(percent int) { report(offset + int64(cut)*int64(min(percent, 100))/100) }
+			}
+			res, err := t.Transcribe(ctx, window, o)
 			if err != nil && !errors.Is(err, engine.ErrEmptyAudio) {
 				return tr, err
 			}
@@ -110,14 +141,7 @@ func transcribeFile(ctx context.Context, t Transcriber, path string, opts engine
 		}
 		offset += int64(cut)
 		buf = append(buf[:0], buf[cut:]...)
-		if progress != nil {
-			done := time.Duration(offset) * time.Second / audio.TargetRate
-			frac := -1.0
-			if total > 0 {
-				frac = min(1, float64(done)/float64(total))
-			}
-			progress(FileProgress{Done: done, Total: total, Fraction: frac})
-		}
+		report(offset)
 		if eof && len(buf) == 0 {
 			break
 		}

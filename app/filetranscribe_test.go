@@ -80,6 +80,74 @@ func TestTranscribeFileWindows(t *testing.T) {
 	}
 }
 
+// seekingEngine is a fakeEngine whose model decodes timestamps, and which reports its
+// progress through each piece as whisper.cpp does.
+type seekingEngine struct {
+	fakeEngine
+	layers   int
+	progress []FileProgress // what the file's progress said during the engine's reports
+	last     *FileProgress
+}
+
+func (s *seekingEngine) Info() engine.ModelInfo {
+	return engine.ModelInfo{Arch: engine.Arch{NVocab: 51864, NTextLayer: s.layers}}
+}
+
+func (s *seekingEngine) Transcribe(ctx context.Context, pcm []float32, opts engine.Options) (engine.Result, error) {
+	if opts.Progress != nil {
+		opts.Progress(50)
+		s.progress = append(s.progress, *s.last)
+	}
+	return s.fakeEngine.Transcribe(ctx, pcm, opts)
+}
+
+// A model that decodes timestamps gets pieces of minutes (whisper.cpp ends its windows at
+// sentence ends, as whisper-cli runs it), ending in a pause, and the bar moves within a
+// piece; a first-release distilled one (two decoder layers) keeps 30 s windows.
+func TestTranscribeFilePiecesForSeekingModels(t *testing.T) {
+	path := tonesWithGaps(t, 420, 500, 500) // 7 minutes of tones with pauses
+	for _, tc := range []struct {
+		layers     int
+		most       int
+		wantPieces int
+	}{
+		{4, seekingSamples, 2},
+		{2, windowSamples, 15},
+	} {
+		var last FileProgress
+		eng := &seekingEngine{layers: tc.layers, last: &last}
+		tr, err := TranscribeFile(context.Background(), eng, path, engine.Options{}, func(p FileProgress) { last = p })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(eng.windows) != tc.wantPieces {
+			t.Errorf("%d layers: %d pieces %v, want %d", tc.layers, len(eng.windows), eng.windows, tc.wantPieces)
+		}
+		for i, w := range eng.windows {
+			if w > tc.most || i < len(eng.windows)-1 && w < tc.most-searchSamples {
+				t.Errorf("%d layers: piece %d has %d samples, want %d-%d", tc.layers, i, w, tc.most-searchSamples, tc.most)
+			}
+		}
+		if tr.Duration != 420*time.Second || last.Fraction != 1 {
+			t.Errorf("%d layers: duration %v, last progress %+v", tc.layers, tr.Duration, last)
+		}
+		if tc.layers == 2 {
+			if len(eng.progress) != 0 {
+				t.Errorf("30 s windows got the engine's progress: %v", eng.progress)
+			}
+			continue
+		}
+		// Halfway through the first piece (whisper's 50 %), the bar shows half that piece.
+		if len(eng.progress) != 2 {
+			t.Fatalf("progress during pieces: %v", eng.progress)
+		}
+		half := time.Duration(eng.windows[0]/2) * time.Second / audio.TargetRate
+		if got := eng.progress[0].Done; got < half-time.Millisecond || got > half+time.Millisecond {
+			t.Errorf("progress halfway through the first piece %v, want %v", got, half)
+		}
+	}
+}
+
 func TestTranscribeFileCancelled(t *testing.T) {
 	path := tonesWithGaps(t, 40, 100, 100)
 	ctx, cancel := context.WithCancel(context.Background())

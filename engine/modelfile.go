@@ -45,6 +45,12 @@ type Arch struct {
 // Multilingual reports whether the vocabulary carries language tokens.
 func (a Arch) Multilingual() bool { return a.NVocab >= 51865 }
 
+// Timestamps reports whether whisper.cpp decodes timestamps with this model, and so ends
+// each 30 s window where its last sentence ends: it forces them off for first-release
+// distilled models (two decoder layers, any vocabulary but large-v3's), which then go
+// through long audio 30 s at a time, cutting words at window ends.
+func (a Arch) Timestamps() bool { return a.NTextLayer != 2 || a.NVocab == 51866 }
+
 // eot is the id of the end-of-text token: the first id after the regular text tokens.
 func (a Arch) eot() int {
 	if a.Multilingual() {

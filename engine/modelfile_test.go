@@ -291,3 +291,22 @@ func FuzzValidateModelFile(f *testing.F) {
 		}
 	})
 }
+
+// whisper.cpp forces timestamps off for first-release distilled models only.
+func TestArchTimestamps(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		layers, vocab int
+		want          bool
+	}{
+		{"small.en", 12, 51864, true},
+		{"distil-small.en", 2, 51864, false},
+		{"distil-large-v2", 2, 51865, false},
+		{"distil-large-v3", 2, 51866, true},
+		{"test teacher", 4, 51864, true},
+	} {
+		if got := (Arch{NTextLayer: tc.layers, NVocab: tc.vocab}).Timestamps(); got != tc.want {
+			t.Errorf("%s: Timestamps() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
