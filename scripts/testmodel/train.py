@@ -40,13 +40,23 @@ def wer(ref, hyp):
 class Data:
     """Training windows: a sentence after a short lead, sometimes the start of the next
     one after a pause (timestamp mode: labelled by its start time only, as Whisper marks a
-    segment the window cuts), room noise, gain; noise-only windows labelled no-speech."""
+    segment the window cuts), room noise, gain; noise-only windows labelled no-speech;
+    windows full of sentences, labelled whole or (pointer_p) up to the next one's start."""
 
     def __init__(self, clips, starts, phones, inventory, texts, vocab, seed):
         self.clips, self.starts, self.texts, self.vocab = clips, starts, texts, vocab
         self.phones, self.inventory = phones, inventory
         self.silence = len(inventory)
         self.rng = random.Random(seed)
+        # Share of single sentences that start at the window's very start (speech 0-50 ms
+        # in), as espeak-ng's clips and a take cut at its first word do; 0 leaves the rng's
+        # stream as the runs before this share existed drew it.
+        self.onset_p = 0.0
+        # Share of timestamped windows full of speech that label only their first sentence
+        # or two and then the next one's start time: whisper.cpp seeks to a window's last
+        # timestamp, so a model that does this well transcribes a long recording sentence
+        # by sentence, where this small model loses windows it must transcribe whole.
+        self.pointer_p = 0.0
         self.nprng = np.random.default_rng(seed)
         self.tokens = [[vocab.index[t] for t in corpus.tokens_of(s)] for s in texts]
         self.n_words = [sum(t.startswith(" ") for t in corpus.tokens_of(s)) for s in texts]
@@ -59,15 +69,23 @@ class Data:
         level = 10 ** (self.rng.uniform(-72, -42) / 20)
         return white / (np.sqrt(np.mean(white ** 2)) + 1e-9) * level
 
+    def lead_room(self, most):
+        """The most seconds of quiet before a window's first sentence."""
+        if self.onset_p and self.rng.random() < self.onset_p:
+            return min(most, 0.05)
+        return most
+
     def layout(self, W, max_words, ts_mode, multi):
-        """Where sentences go in a window of W samples: [(clip, start)] spoken whole, and
-        the clip and start of one the window cuts (timestamp mode only), or None.
+        """Where sentences go in a window of W samples: [(clip, start)] spoken whole and
+        labelled, the clip and start of the one labelled by its start time alone (timestamp
+        mode only) or None, and [(clip, start)] heard after it, unlabelled.
         multi: speech as in a long recording, sentence after sentence with pauses;
         otherwise one sentence after a lead, sometimes the start of the next after it."""
         rng = self.rng
-        if multi:
+        pointer = ts_mode and self.pointer_p and rng.random() < self.pointer_p
+        if multi or pointer:
             placed, cut = [], None
-            t = int(rng.uniform(0, 1.0) * SR)
+            t = int(rng.uniform(0, self.lead_room(1.0)) * SR)
             while t < W - 0.3 * SR:
                 i = rng.randrange(len(self.clips))
                 if t + len(self.clips[i]) > W - 0.05 * SR:
@@ -75,19 +93,23 @@ class Data:
                     break
                 placed.append((i, t))
                 t += len(self.clips[i]) + int(rng.uniform(0.15, 1.5) * SR)
+            speech = placed + ([cut] if cut else [])
+            k = rng.choice((1, 1, 2)) if pointer else 0
+            if pointer and len(speech) > k:
+                return speech[:k], speech[k], speech[k + 1:]
             if placed:
-                return placed, cut
+                return placed, cut, []
         for _ in range(100):
             i = rng.randrange(len(self.clips))
             if self.n_words[i] <= max_words and len(self.clips[i]) < W - 0.15 * SR:
                 break
-        lead = int(rng.uniform(0, min(1.0, (W - len(self.clips[i])) / SR - 0.1)) * SR)
+        lead = int(rng.uniform(0, self.lead_room(min(1.0, (W - len(self.clips[i])) / SR - 0.1))) * SR)
         cut = None
         if ts_mode and rng.random() < 0.35:
             start2 = lead + len(self.clips[i]) + int(rng.uniform(0.3, 1.5) * SR)
             if start2 < W - 0.3 * SR:
                 cut = (rng.randrange(len(self.clips)), start2)
-        return [(i, lead)], cut
+        return [(i, lead)], cut, []
 
     def item(self, n_ctx, max_words, empty_p=0.06, ts_p=0.7, multi_p=0.0, prompt_p=0.0):
         """A window's audio, decoder input and labels, each frame's phoneme and word, and
@@ -123,9 +145,9 @@ class Data:
             if ts_mode:
                 return audio, [v.sot, v.timestamp(0)], [v.nosp, v.eot], frames, [], words
             return audio, [v.sot, v.not_], [IGNORE, v.nosp], frames, [], words
-        placed, cut = self.layout(W, max_words, ts_mode, rng.random() < multi_p)
+        placed, cut, heard = self.layout(W, max_words, ts_mode, rng.random() < multi_p)
         gain = rng.uniform(0.15, 1.0)
-        for i, at in placed + ([cut] if cut else []):
+        for i, at in placed + ([cut] if cut else []) + heard:
             clip = self.clips[i][: W - at] * gain * rng.uniform(0.7, 1.0)
             if rng.random() < 0.1:  # the speaker moves: a gain ramp
                 clip = clip * np.linspace(rng.uniform(0.4, 1), rng.uniform(0.4, 1), len(clip), dtype=np.float32)
@@ -243,17 +265,18 @@ def schedule(step, total, start=0.0, long=False):
     return 1500, 4, max_words, 0.0
 
 
-def evaluate(model, mel, clips, texts, vocab, n_ctx=256, limit=64, ts_mode=True):
-    """Greedy WER on held-out sentences that fit the window."""
+def evaluate(model, mel, clips, texts, vocab, n_ctx=256, limit=64, ts_mode=True, lead=0.3):
+    """Greedy WER on held-out sentences that fit the window, each after lead seconds of
+    quiet (0: the clip as espeak-ng made it, speech 0-56 ms in)."""
     model.eval()
     errs = words = 0
-    idx = [i for i in range(len(clips)) if len(clips[i]) < n_ctx * 320 - 0.4 * SR][:limit]
+    idx = [i for i in range(len(clips)) if len(clips[i]) < n_ctx * 320 - (lead + 0.1) * SR][:limit]
     prefix = [vocab.sot] if ts_mode else [vocab.sot, vocab.not_]
     for s in range(0, len(idx), 16):
         chunk = idx[s:s + 16]
         audio = np.zeros((len(chunk), n_ctx * 320), dtype=np.float32)
         for k, i in enumerate(chunk):
-            audio[k, int(0.3 * SR): int(0.3 * SR) + len(clips[i])] = clips[i]
+            audio[k, int(lead * SR): int(lead * SR) + len(clips[i])] = clips[i]
         with torch.no_grad():
             xa = model.encoder(mel(torch.from_numpy(audio), 2 * n_ctx))
         for k, toks in enumerate(model.greedy(xa, prefix)):
@@ -294,11 +317,15 @@ def evaluate_long(model, mel, clips, texts, vocab, windows=8, ts_mode=True):
     return errs / max(1, words)
 
 
-def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=None, long=False, polish=False):
+def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=None, long=False, polish=False, onset=False):
     """Trains a teacher from scratch, or trains on a given one (a further run: the whole
     curriculum's second half again, or with long, windows as long recordings have them,
     with a fresh warm-up and decay). polish: the curriculum's second half at a low rate
-    after the long run, prompted as dictation prompts its passes."""
+    after the long run, prompted as dictation prompts its passes; onset: the same again
+    with a share of sentences starting at the window's very start."""
+    polish = polish or onset
+    data.onset_p = args.onset_p if onset else 0.0
+    data.pointer_p = args.pointer_p if onset else 0.0
     torch.manual_seed(args.seed)
     more = model is not None
     if not more:
@@ -328,11 +355,13 @@ def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 50 == 0 or step == steps - 1:
-            msg = f"teacher{' (long)' if long else ' (polish)' if polish else ' (more)' if more else ''} {step}/{steps} ctx {n_ctx} words≤{max_words} ce {lce.item():.3f} frames {lfr.item():.3f} guide {lgd.item():.3f} {time.time() - t0:.0f}s"
+            msg = f"teacher{' (long)' if long else ' (onset)' if onset else ' (polish)' if polish else ' (more)' if more else ''} {step}/{steps} ctx {n_ctx} words≤{max_words} ce {lce.item():.3f} frames {lfr.item():.3f} guide {lgd.item():.3f} {time.time() - t0:.0f}s"
             if step % args.eval_every == 0 and step >= args.hear_steps or step == steps - 1:
                 msg += f" held-out WER {100 * evaluate(model, mel, *held, vocab):.1f}%"
                 if long:
-                    msg += f", 30 s windows {100 * evaluate_long(model, mel, *held, vocab):.1f}%"
+                    msg += f", whole 30 s windows {100 * evaluate_long(model, mel, *held, vocab):.1f}%"
+                if onset:
+                    msg += f", no lead {100 * evaluate(model, mel, *held, vocab, lead=0):.1f}%"
             log(msg)
     return model, time.time() - t0
 
@@ -455,6 +484,10 @@ def main():
     ap.add_argument("--long-lr", type=float, default=5e-4)
     ap.add_argument("--polish-steps", type=int, default=1500, help="steps of a run at a low rate after the long one")
     ap.add_argument("--polish-lr", type=float, default=2e-4)
+    ap.add_argument("--onset-steps", type=int, default=1500, help="steps of a run at a low rate after the polish one, some sentences at the window's start")
+    ap.add_argument("--onset-lr", type=float, default=2e-4)
+    ap.add_argument("--onset-p", type=float, default=0.4, help="share of single sentences (onset run, student) starting 0-50 ms into the window")
+    ap.add_argument("--pointer-p", type=float, default=0.4, help="share of timestamped windows (onset run, student) full of speech, labelled up to the next sentence's start")
     ap.add_argument("--prompt-p", type=float, default=0.5, help="share of windows (long and polish runs, student) prompted with earlier text")
     ap.add_argument("--student-ts", type=float, default=0.3, help="share of the student's windows with timestamps")
     ap.add_argument("--resume-teacher", action="store_true", help="reuse the teacher checkpoints")
@@ -524,15 +557,23 @@ def main():
         teacher, t_more = checkpointed("teacher-polish.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.polish_steps, lr=args.polish_lr, polish=True))
         t_teacher += t_more
+    if args.onset_steps:
+        teacher, t_more = checkpointed("teacher-onset.pt", lambda: train_teacher(
+            args, data, held, vocab, mel, log, model=teacher, steps=args.onset_steps, lr=args.onset_lr, onset=True))
+        t_teacher += t_more
     teacher_wer = evaluate(teacher, mel, *held, vocab, limit=len(held_clips))
+    teacher_wer0 = evaluate(teacher, mel, *held, vocab, limit=len(held_clips), lead=0)
     teacher_long_wer = evaluate_long(teacher, mel, *held, vocab)
-    log(f"teacher: {t_teacher:.0f}s, held-out WER (PyTorch) {100 * teacher_wer:.2f}% in 5 s windows, {100 * teacher_long_wer:.2f}% in 30 s ones")
+    log(f"teacher: {t_teacher:.0f}s, held-out WER (PyTorch) {100 * teacher_wer:.2f}% in 5 s windows ({100 * teacher_wer0:.2f}% without a lead), {100 * teacher_long_wer:.2f}% transcribing 30 s windows full of sentences whole")
     ggml.write(teacher, os.path.join(args.out, "words-teacher.bin"))
 
-    student, t_student, kept = train_student(args, teacher, Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7),
-                                             held, vocab, mel, log)
+    student_data = Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7)
+    if args.onset_steps:
+        student_data.onset_p, student_data.pointer_p = args.onset_p, args.pointer_p
+    student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log)
     student_wer = evaluate(student, mel, *held, vocab, limit=len(held_clips), ts_mode=False)
-    log(f"student: {t_student:.0f}s, held-out WER (PyTorch, no timestamps) {100 * student_wer:.2f}%")
+    student_wer0 = evaluate(student, mel, *held, vocab, limit=len(held_clips), ts_mode=False, lead=0)
+    log(f"student: {t_student:.0f}s, held-out WER (PyTorch, no timestamps) {100 * student_wer:.2f}% ({100 * student_wer0:.2f}% without a lead)")
     ggml.write(student, os.path.join(args.out, "words-student.bin"))
 
     with open(os.path.join(args.out, "heldout.tsv"), "w") as f:
@@ -542,8 +583,10 @@ def main():
     recipe.update(torch=torch.__version__, threads=args.threads,
                   corpus_hours=round(hours, 2), teacher_seconds=round(t_teacher), student_seconds=round(t_student),
                   teacher_heldout_wer_torch=round(100 * teacher_wer, 2),
+                  teacher_heldout_wer_no_lead_torch=round(100 * teacher_wer0, 2),
                   teacher_30s_windows_wer_torch=round(100 * teacher_long_wer, 2),
                   student_heldout_wer_torch=round(100 * student_wer, 2),
+                  student_heldout_wer_no_lead_torch=round(100 * student_wer0, 2),
                   student_pseudo_labels_kept=f"{kept[0]}/{kept[1]}",
                   vocabulary_words=len(corpus.WORDS), vocabulary_tokens=vocab.n_text)
     with open(os.path.join(args.out, "recipe.json"), "w") as f:
