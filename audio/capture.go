@@ -104,6 +104,7 @@ type Microphone struct {
 	dropped    atomic.Int64  // blocks the pump had no room for
 	firstBlock chan struct{} // closed once the open stream has delivered a pre-roll's worth
 	firstOnce  sync.Once
+	delivering chan struct{} // closed once the open stream has delivered a block (m.streamMu)
 	received   atomic.Int64
 
 	// Between takes the stream's callback keeps the pre-roll itself: handing every block to
@@ -218,7 +219,11 @@ func (m *Microphone) openStream() error {
 		rescanDevices() // an audio server that restarted can list its devices anew
 	}
 	blocks := make(chan []float32, 512) // ~50 s of 100 ms blocks of slack
-	s, rate, err := m.open(m.cfg.Device, func(in []float32) { m.onBlock(in, blocks) })
+	delivering, once := make(chan struct{}), &sync.Once{}
+	s, rate, err := m.open(m.cfg.Device, func(in []float32) {
+		once.Do(func() { close(delivering) })
+		m.onBlock(in, blocks)
+	})
 	if err != nil {
 		return err
 	}
@@ -236,6 +241,7 @@ func (m *Microphone) openStream() error {
 	pumpEnd := make(chan struct{})
 	m.mu.Lock()
 	m.stream, m.rate, m.blocks, m.latency, m.pumpEnd, m.failed = s, rate, blocks, latency, pumpEnd, false
+	m.delivering = delivering
 	m.mu.Unlock()
 	go m.pump(blocks, pumpEnd)
 	return nil
@@ -292,6 +298,17 @@ func (m *Microphone) reopen(why error) error {
 	if err := m.openStream(); err != nil {
 		m.failed = true
 		return err
+	}
+	// The microphone is back once audio flows: a server still starting can starve the
+	// stream too, and a take begun on it would record nothing (seen under load in
+	// TestE2EAudioServerRestart). Such a stream is dropped and tried again later.
+	select {
+	case <-m.delivering:
+	case <-time.After(firstBlockWait):
+		m.failed = true
+		m.closeStream()
+		return why
+	case <-m.quit:
 	}
 	m.lost = false
 	m.report(DeviceStatus{})

@@ -64,6 +64,7 @@ type fakeDevice struct {
 	streams []*fakeStream
 	closes  atomic.Int32
 	down    atomic.Bool // the audio server is gone: opening fails
+	starve  atomic.Bool // the audio server accepts streams but sends them nothing
 	mu      sync.Mutex
 }
 
@@ -74,6 +75,7 @@ func (d *fakeDevice) open(name string, cb func([]float32)) (inputStream, float64
 		return nil, 0, errors.New("connection refused")
 	}
 	s := &fakeStream{rate: d.rate, cb: cb, closes: &d.closes}
+	s.halt.Store(d.starve.Load())
 	d.streams = append(d.streams, s)
 	return s, d.rate, nil
 }
@@ -410,6 +412,42 @@ func TestInstantStartReopensAfterServerRestart(t *testing.T) {
 	}
 	if n := len(dev.streams); n < 2 {
 		t.Errorf("%d streams opened, want a new one after the restart", n)
+	}
+}
+
+// An audio server that comes back but starves the streams opened on it (one still
+// starting) does not make the microphone "back": a take begun then recorded nothing. It is
+// back once a stream delivers.
+func TestStarvedStreamIsNotBack(t *testing.T) {
+	dev := &fakeDevice{rate: TargetRate}
+	var log statusLog
+	m, err := openMicrophone(CaptureConfig{InstantStart: true, Stall: 100 * time.Millisecond, Tail: 10 * time.Millisecond, OnDevice: log.add}, dev.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dev.starve.Store(true)
+	dev.last().halt.Store(true)
+	if !waitUntil(5*time.Second, func() bool { s := log.all(); return len(s) == 1 && s[0].Lost }) {
+		t.Fatalf("the lost stream was not reported: %+v", log.all())
+	}
+	opened := func() int { dev.mu.Lock(); defer dev.mu.Unlock(); return len(dev.streams) }
+	// A try opens a probe, then the stream, and waits for each's first block in vain.
+	if !waitUntil(3*firstBlockWait, func() bool { return opened() >= 3 && dev.closes.Load() >= 3 }) {
+		t.Fatalf("no starved stream was tried and dropped: %d opened, %d closed", opened(), dev.closes.Load())
+	}
+	if s := log.all(); len(s) != 1 {
+		t.Errorf("reported %+v while no audio came, want only the loss", s)
+	}
+	dev.starve.Store(false)
+	if !waitUntil(4*firstBlockWait, func() bool { return len(log.all()) == 2 }) {
+		t.Fatalf("the stream did not come back: %+v", log.all())
+	}
+	if s := log.all(); s[1].Lost {
+		t.Errorf("reported %+v, want lost then back", s)
+	}
+	if a := record(t, m, 200*time.Millisecond); a.Err != nil || secs(len(a.Samples)) < 0.15 {
+		t.Fatalf("take after the restart: %v, %.2f s", a.Err, secs(len(a.Samples)))
 	}
 }
 
