@@ -187,14 +187,24 @@ func (m *Microphone) probe() {
 		return
 	}
 	if s.Start() == nil {
-		select {
-		case <-got:
-		case <-time.After(firstBlockWait):
-		case <-m.quit:
-		}
+		m.awaitFirstBlock(got)
 		s.Stop()
 	}
 	s.Close()
+}
+
+// awaitFirstBlock waits up to firstBlockWait for a stream's first block (first is sent on
+// or closed when it comes), and reports whether it came; closing the microphone ends the
+// wait as if it had.
+func (m *Microphone) awaitFirstBlock(first <-chan struct{}) bool {
+	select {
+	case <-first:
+		return true
+	case <-time.After(firstBlockWait):
+		return false
+	case <-m.quit:
+		return true
+	}
 }
 
 func openMicrophone(cfg CaptureConfig, open streamOpener) (*Microphone, error) {
@@ -302,13 +312,10 @@ func (m *Microphone) reopen(why error) error {
 	// The microphone is back once audio flows: a server still starting can starve the
 	// stream too, and a take begun on it would record nothing (seen under load in
 	// TestE2EAudioServerRestart). Such a stream is dropped and tried again later.
-	select {
-	case <-m.delivering:
-	case <-time.After(firstBlockWait):
+	if !m.awaitFirstBlock(m.delivering) {
 		m.failed = true
 		m.closeStream()
 		return why
-	case <-m.quit:
 	}
 	m.lost = false
 	m.report(DeviceStatus{})

@@ -380,17 +380,23 @@ func (l *statusLog) all() []DeviceStatus {
 	return append([]DeviceStatus(nil), l.got...)
 }
 
-// An audio server that restarts between takes (the stream goes silent, opening fails for a
-// while, then works) is ridden through: the stream is reopened by itself, the user is told
-// it went and came back, and the next take records.
-func TestInstantStartReopensAfterServerRestart(t *testing.T) {
-	dev := &fakeDevice{rate: TargetRate}
-	var log statusLog
+// instantMicrophone opens an instant-start microphone on a fake device that checks its
+// stream every 100 ms and logs what it tells the user; it closes with the test.
+func instantMicrophone(t *testing.T) (*fakeDevice, *statusLog, *Microphone) {
+	dev, log := &fakeDevice{rate: TargetRate}, &statusLog{}
 	m, err := openMicrophone(CaptureConfig{InstantStart: true, Stall: 100 * time.Millisecond, Tail: 10 * time.Millisecond, OnDevice: log.add}, dev.open)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { m.Close() })
+	return dev, log, m
+}
+
+// An audio server that restarts between takes (the stream goes silent, opening fails for a
+// while, then works) is ridden through: the stream is reopened by itself, the user is told
+// it went and came back, and the next take records.
+func TestInstantStartReopensAfterServerRestart(t *testing.T) {
+	dev, log, m := instantMicrophone(t)
 	if a := record(t, m, 100*time.Millisecond); a.Err != nil {
 		t.Fatal(a.Err)
 	}
@@ -419,13 +425,7 @@ func TestInstantStartReopensAfterServerRestart(t *testing.T) {
 // starting) does not make the microphone "back": a take begun then recorded nothing. It is
 // back once a stream delivers.
 func TestStarvedStreamIsNotBack(t *testing.T) {
-	dev := &fakeDevice{rate: TargetRate}
-	var log statusLog
-	m, err := openMicrophone(CaptureConfig{InstantStart: true, Stall: 100 * time.Millisecond, Tail: 10 * time.Millisecond, OnDevice: log.add}, dev.open)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	dev, log, m := instantMicrophone(t)
 	dev.starve.Store(true)
 	dev.last().halt.Store(true)
 	if !waitUntil(5*time.Second, func() bool { s := log.all(); return len(s) == 1 && s[0].Lost }) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"math"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -55,9 +53,15 @@ func TestLongRecordingWords(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	cues := parseSRT(t, srt)
+	cues := parseCues(t, srt, false)
+	if len(cues) == 0 {
+		t.Fatal("no subtitles")
+	}
 	var text []string
-	for _, c := range cues {
+	for i, c := range cues {
+		if c.text == "" {
+			t.Fatalf("subtitle %d has no text", i+1)
+		}
 		text = append(text, c.text)
 	}
 	ref := strings.Join(said, " ")
@@ -86,10 +90,10 @@ func TestLongRecordingWords(t *testing.T) {
 	}
 	var worst float64
 	for _, c := range cues {
-		ds, de := nearest(c.start, starts), nearest(c.end, ends)
+		ds, de := nearest(c.start.Seconds(), starts), nearest(c.end.Seconds(), ends)
 		worst = math.Max(worst, math.Max(ds, de))
 		if ds > 0.5 || de > 0.5 {
-			t.Errorf("subtitle %.2f–%.2f %q: %.2f s from a start of speech, %.2f s from an end", c.start, c.end, c.text, ds, de)
+			t.Errorf("subtitle %.2f–%.2f %q: %.2f s from a start of speech, %.2f s from an end", c.start.Seconds(), c.end.Seconds(), c.text, ds, de)
 		}
 	}
 	t.Logf("%d stretches of speech; subtitle times at most %.2f s from theirs", len(starts), worst)
@@ -137,36 +141,4 @@ func speechStretches(pcm []float32) (starts, ends []float64) {
 		ends = append(ends, secs(last))
 	}
 	return starts, ends
-}
-
-type srtCue struct {
-	start, end float64
-	text       string
-}
-
-var srtTime = regexp.MustCompile(`^(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)$`)
-
-// parseSRT reads subtitles as dictate writes them.
-func parseSRT(t *testing.T, srt string) []srtCue {
-	t.Helper()
-	var out []srtCue
-	for i, block := range strings.Split(strings.TrimSpace(strings.ReplaceAll(srt, "\r\n", "\n")), "\n\n") {
-		lines := strings.Split(block, "\n")
-		if len(lines) < 3 || lines[0] != strconv.Itoa(i+1) {
-			t.Fatalf("subtitle %d: %q", i+1, block)
-		}
-		m := srtTime.FindStringSubmatch(lines[1])
-		if m == nil {
-			t.Fatalf("subtitle %d times: %q", i+1, lines[1])
-		}
-		secs := func(h, mi, s, ms string) float64 {
-			n := func(x string) float64 { v, _ := strconv.Atoi(x); return float64(v) }
-			return n(h)*3600 + n(mi)*60 + n(s) + n(ms)/1000
-		}
-		out = append(out, srtCue{secs(m[1], m[2], m[3], m[4]), secs(m[5], m[6], m[7], m[8]), strings.Join(lines[2:], " ")})
-	}
-	if len(out) == 0 {
-		t.Fatal("no subtitles")
-	}
-	return out
 }

@@ -481,13 +481,6 @@ func (m *Model) params(opts Options, samples int) (*C.struct_whisper_full_params
 	}
 	bp.SetThreads(threads)
 	bp.SetNoContext(!opts.CarryContext)
-	if !opts.CarryContext {
-		// no_context only drops an earlier call's text: within one call whisper.cpp prompts
-		// each 30 s window with the text of those before it, so a misheard window steers the
-		// next, and a model not trained on such prompts skips whole windows after one. Only
-		// the initial prompt (the vocabulary hint) goes into every window, and nothing else.
-		bp.SetMaxContext(0)
-	}
 	if opts.MaxTokens > 0 {
 		bp.SetMaxTokensPerSegment(opts.MaxTokens)
 	}
@@ -503,6 +496,7 @@ func (m *Model) params(opts Options, samples int) (*C.struct_whisper_full_params
 	if opts.NoSpeechThreshold > 0 {
 		p.no_speech_thold = C.float(opts.NoSpeechThreshold)
 	}
+	promptTokens := 0
 	if opts.InitialPrompt != "" {
 		cs := C.CString(opts.InitialPrompt)
 		n := C.dictate_params_set_prompt(m.ctx, p, cs)
@@ -510,10 +504,20 @@ func (m *Model) params(opts Options, samples int) (*C.struct_whisper_full_params
 		if n < 0 {
 			return fail(fmt.Errorf("%w: could not tokenise the prompt", ErrTranscribeFailed))
 		}
-		if !opts.CarryContext {
-			p.carry_initial_prompt = true
-			bp.SetMaxContext(int(n) + 1) // <|startofprev|> and the prompt: no room for earlier text
+		promptTokens = int(n)
+	}
+	if !opts.CarryContext {
+		// no_context only drops an earlier call's text: within one call whisper.cpp prompts
+		// each 30 s window with the text of those before it, so a misheard window steers the
+		// next, and a model not trained on such prompts skips whole windows after one. Only
+		// the initial prompt (the vocabulary hint) goes into every window, and nothing else:
+		// room for <|startofprev|> and the prompt, none for earlier text.
+		p.carry_initial_prompt = true
+		room := 0
+		if promptTokens > 0 {
+			room = promptTokens + 1
 		}
+		bp.SetMaxContext(room)
 	}
 	return p, nil
 }
