@@ -8,16 +8,26 @@ import (
 )
 
 // Words is text as it is scored: lowercase words, punctuation dropped ("Hello, world." and
-// "hello world" score the same). An apostrophe inside a word stays ("don't").
+// "hello world" score the same). An apostrophe inside a word stays ("don't"). A digit's
+// name counts as the digit ("six" and "6" score the same): both are the same speech, and
+// Whisper's English normaliser scores them so.
 func Words(text string) []string {
 	var words []string
 	for _, f := range strings.Fields(strings.ToLower(text)) {
 		w := strings.TrimFunc(f, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) })
+		if d, ok := digitNames[w]; ok {
+			w = d
+		}
 		if w != "" {
 			words = append(words, w)
 		}
 	}
 	return words
+}
+
+var digitNames = map[string]string{
+	"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+	"five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
 
 // Errors is the least number of word edits that turn ref into hyp.

@@ -14,6 +14,8 @@ func TestWords(t *testing.T) {
 		{"  don't STOP?  ", []string{"don't", "stop"}},
 		{"a - b", []string{"a", "b"}},
 		{"3 dogs!", []string{"3", "dogs"}},
+		{"Six, three and 4.", []string{"6", "3", "and", "4"}}, // a digit and its name are the same speech
+		{"someone sixteen", []string{"someone", "sixteen"}},
 		{"", nil},
 	} {
 		if got := Words(c.in); !slices.Equal(got, c.want) {
