@@ -100,7 +100,8 @@ func pipelineAdvance(from, to int) (int, error) {
 	return advance, nil
 }
 
-// runStages passes a whole buffer through fresh stages and drains them.
+// runStages passes in through the stages and drains them, pushing earlier stages' tails
+// through the later ones.
 func runStages(stages []*resampling.SimpleResamplerFloat32, in []float32) ([]float32, error) {
 	var err error
 	for _, s := range stages {
@@ -149,20 +150,9 @@ func (r *resampler) flush() ([]float32, error) {
 	r.flushing = true
 	var carry []float32
 	if r.in > 0 {
-		for _, s := range r.stages {
-			var out []float32
-			if len(carry) > 0 {
-				o, err := s.Process(carry)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, o...)
-			}
-			tail, err := s.Flush()
-			if err != nil {
-				return nil, err
-			}
-			carry = append(out, tail...)
+		var err error
+		if carry, err = runStages(r.stages, nil); err != nil {
+			return nil, err
 		}
 	}
 	out := r.give(carry)
