@@ -439,7 +439,7 @@ def train_student(args, teacher, data, held, vocab, mel, log):
     opt = torch.optim.AdamW(params, lr=args.student_lr, betas=(0.9, 0.98), weight_decay=0.01)
     # --student-ema keeps an average of the weights rather than the last step's: one step's
     # decoder moved the held-out WER by a point from eval to eval (4.9-6.2 % late in a run).
-    kept_model = copy.deepcopy(student)
+    kept_model = copy.deepcopy(student) if args.student_ema else student
     averaged = [p for p in kept_model.parameters() if p.requires_grad]
     t0 = time.time()
     steps, kept = args.student_steps, [0, 0]
@@ -487,7 +487,7 @@ def train_student(args, teacher, data, held, vocab, mel, log):
                 if args.student_ema:
                     msg += f" (averaged {100 * evaluate(kept_model, mel, *held, vocab, ts_mode=False):.1f}%)"
             log(msg)
-    return (kept_model if args.student_ema else student), time.time() - t0, kept
+    return kept_model, time.time() - t0, kept
 
 
 def main():
