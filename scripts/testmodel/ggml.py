@@ -1,11 +1,11 @@
-"""Writes a model as whisper.cpp's ggml file (see shared notes: the legacy format)."""
+"""Writes a model as whisper.cpp's ggml file (see shared notes: the legacy format), and reads one back."""
 
 import struct
 
 import numpy as np
 import torch
 
-from model import N_AUDIO_CTX, N_MELS, N_TEXT_CTX, N_VOCAB, UNUSED_LOGIT, mel_filters
+from model import BEG, N_AUDIO_CTX, N_MELS, N_TEXT_CTX, N_VOCAB, UNUSED_LOGIT, Whisper, mel_filters
 
 
 def token_embedding(model):
@@ -92,3 +92,60 @@ def write(model, path):
             f.write(struct.pack(f"<{len(ne)}i", *ne))
             f.write(nb)
             f.write(a.astype(a.dtype.newbyteorder("<")).tobytes())
+
+
+def read(path, vocab, frame_classes):
+    """The model in a file write made, its matrices as rounded to f16 there. The parts a
+    file leaves out come back as whisper.cpp sees them: the timestamp rows' map refitted
+    to the rows (exact up to rounding), channel 0 of the final norm unused; the auxiliary
+    heads, never written, start untrained."""
+    buf = open(path, "rb").read()
+    off = 0
+
+    def ints(n, fmt="i"):
+        nonlocal off
+        v = struct.unpack_from(f"<{n}{fmt}", buf, off)
+        off += 4 * n
+        return v
+
+    if ints(1, "I")[0] != 0x67676D6C:
+        raise ValueError(f"{path}: not a ggml file")
+    _, _, d, heads, enc_layers, _, _, _, dec_layers, _, _ = ints(11)
+    rows, cols = ints(2)
+    off += 4 * rows * cols
+    texts = []
+    for _ in range(ints(1)[0]):
+        n = ints(1, "I")[0]
+        texts.append(buf[off:off + n].decode())
+        off += n
+    if texts != vocab.texts:
+        raise ValueError(f"{path}: its vocabulary is not the corpus's")
+    arrays = {}
+    while off < len(buf):
+        n_dims, name_len, ttype = ints(3)
+        ne = ints(n_dims)
+        name = buf[off:off + name_len].decode()
+        off += name_len
+        dt = np.dtype("<f2" if ttype == 1 else "<f4")
+        count = int(np.prod(ne))
+        arrays[name] = np.frombuffer(buf, dtype=dt, count=count, offset=off).reshape(ne[::-1]).astype(np.float32)
+        off += count * dt.itemsize
+
+    model = Whisper(vocab, d=d, heads=heads, enc_layers=enc_layers, dec_layers=dec_layers, frame_classes=frame_classes)
+    sd = model.state_dict()
+    full = arrays.pop("decoder.token_embedding.weight")
+    sd["decoder.embed.weight"] = torch.from_numpy(full[[vocab.whisper_id(i) for i in range(vocab.beg)]])
+    feats = model.decoder.ts_features.numpy()
+    ts_rows = full[BEG:BEG + len(feats)]
+    sol = np.linalg.lstsq(np.hstack([feats, np.ones((len(feats), 1), np.float32)]), ts_rows, rcond=None)[0]
+    sd["decoder.ts_proj.weight"] = torch.from_numpy(np.ascontiguousarray(sol[:64].T))
+    sd["decoder.ts_proj.bias"] = torch.from_numpy(np.ascontiguousarray(sol[64]))
+    for name, a in arrays.items():
+        if name not in sd:
+            raise ValueError(f"{path}: unknown tensor {name}")
+        sd[name] = torch.from_numpy(a.reshape(sd[name].shape))
+    missing = [k for k in sd if k not in arrays and not k.startswith(("frame_head.", "word_head.", "decoder.embed.", "decoder.ts_"))]
+    if missing:
+        raise ValueError(f"{path}: lacks {missing}")
+    model.load_state_dict(sd)
+    return model

@@ -386,6 +386,24 @@ def train_teacher(args, data, held, vocab, mel, log, model=None, steps=None, lr=
     return model, time.time() - t0
 
 
+def fit_heads(model, data, mel, log, steps=300):
+    """Trains a model's auxiliary heads (not in its ggml file) with the rest frozen, so a
+    run on a model read from a file starts with the frame loss where training left it."""
+    heads = list(model.frame_head.parameters()) + list(model.word_head.parameters())
+    opt = torch.optim.AdamW(heads, lr=3e-3)
+    t0 = time.time()
+    for step in range(steps):
+        audio, _, _, frames, _ = data.batch(256, 24, 12)
+        with torch.no_grad():
+            xa = model.encoder(mel(audio, 512))
+        loss = frame_loss(model, xa, frames)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"heads {step}/{steps} frames {loss.item():.3f} {time.time() - t0:.0f}s")
+
+
 def make_student(teacher, vocab):
     d = teacher.dims
     student = Whisper(vocab, d=d["d"], heads=d["heads"], enc_layers=d["enc_layers"], dec_layers=2)
@@ -432,23 +450,28 @@ def pseudo_labels(teacher, xa, inp, lab, vocab):
     return items
 
 
-def train_student(args, teacher, data, held, vocab, mel, log):
+def train_student(args, teacher, data, held, vocab, mel, log, decoder_from=None, steps=None, lr=None):
+    """Distils a student from teacher; decoder_from: a student whose decoder this one
+    starts from (a further run on a teacher trained further), else the teacher's."""
     student = make_student(teacher, vocab)
+    if decoder_from is not None:
+        student.decoder.load_state_dict(decoder_from.decoder.state_dict())
     teacher.eval()
     params = [p for p in student.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.student_lr, betas=(0.9, 0.98), weight_decay=0.01)
+    steps, lr = steps or args.student_steps, lr or args.student_lr
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     # --student-ema keeps an average of the weights rather than the last step's: one step's
     # decoder moved the held-out WER by a point from eval to eval (4.9-6.2 % late in a run).
     kept_model = copy.deepcopy(student) if args.student_ema else student
     averaged = [p for p in kept_model.parameters() if p.requires_grad]
     t0 = time.time()
-    steps, kept = args.student_steps, [0, 0]
+    kept = [0, 0]
     for step in range(steps):
         # Windows of one sentence, as dictation has them: the teacher's labels for windows
         # full of sentences mostly fail the filter (and cost the most to make).
         n_ctx, size, _, multi_p = schedule(step, steps, 0.5)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, args.student_lr, 50)
+            g["lr"] = lr_at(step, steps, lr, 50)
         # Mostly without timestamps: whisper.cpp runs a 2-layer English model so.
         audio, inp, lab, _, _ = data.batch(n_ctx, size, 12, ts_p=args.student_ts, multi_p=multi_p, prompt_p=args.prompt_p)
         with torch.no_grad():
@@ -517,19 +540,21 @@ def main():
     ap.add_argument("--polish-lr", type=float, default=2e-4)
     ap.add_argument("--onset-steps", type=int, default=1500, help="steps of a run at a low rate after the polish one, some sentences at the window's start")
     ap.add_argument("--onset-lr", type=float, default=2e-4)
-    # Off by default: the committed models predate it. Tried (1,500 steps, 2e-4, p 0.5): the
-    # teacher went from 5.21 to 4.29-4.36 % through the app, but the student distilled from
-    # it came out 1.55 % behind it twice, with and without --student-ema (BENCHMARKS.md).
-    ap.add_argument("--band-steps", type=int, default=0, help="steps of a run after the onset one, some windows low-passed as resamplers do")
+    # Took the teacher from 5.21 to 4.0-4.4 % through the app (BENCHMARKS.md).
+    ap.add_argument("--band-steps", type=int, default=1500, help="steps of a run after the onset one, some windows low-passed as resamplers do")
     ap.add_argument("--band-lr", type=float, default=2e-4)
     ap.add_argument("--band-p", type=float, default=0.5, help="share of windows (band run, student) through a resampler's low-pass filter")
     ap.add_argument("--onset-p", type=float, default=0.4, help="share of single sentences (onset run, student) starting 0-50 ms into the window")
     ap.add_argument("--pointer-p", type=float, default=0.4, help="share of timestamped windows (onset run, student) full of speech, labelled up to the next sentence's start")
     ap.add_argument("--prompt-p", type=float, default=0.5, help="share of windows (long and polish runs, student) prompted with earlier text")
-    # Off by default: the committed student predates it. With it (0.999) the band teacher's
-    # student reached the teacher in PyTorch (4.80 %, was 5.37 %) but not through the app.
-    ap.add_argument("--student-ema", type=float, default=0.0, help="decay of the student's weight average, the weights written (0: the last step's)")
+    # The committed student's first distillation predates it; with it a student distilled
+    # from the band teacher at once reached the teacher in PyTorch (4.80 %, was 5.37 %).
+    ap.add_argument("--student-ema", type=float, default=0.999, help="decay of the student's weight average, the weights written (0: the last step's)")
     ap.add_argument("--student-ts", type=float, default=0.3, help="share of the student's windows with timestamps")
+    ap.add_argument("--student-band-steps", type=int, default=3000, help="with --band-steps: the student is distilled from the teacher before its band run, then this many steps more from the band teacher")
+    ap.add_argument("--student-band-lr", type=float, default=3e-4)
+    ap.add_argument("--teacher-from", help="a teacher ggml file this script wrote, in place of the runs through the onset one")
+    ap.add_argument("--student-from", help="with --student-band-steps: a student ggml file this script wrote, in place of its first distillation")
     ap.add_argument("--resume-teacher", action="store_true", help="reuse the teacher checkpoints")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -582,25 +607,48 @@ def main():
         json.dump({"seconds": secs}, open(path + ".json", "w"))
         return m, secs
 
-    teacher, t_teacher = checkpointed("teacher.pt", lambda: train_teacher(args, data, held, vocab, mel, log))
+    def from_file(path):
+        m = ggml.read(path, vocab, data.silence + 1)
+        teaches = m.dims["dec_layers"] > 2
+        log(f"{path}: held-out WER (PyTorch) {100 * evaluate(m, mel, *held, vocab, ts_mode=teaches):.1f}%")
+        if teaches:  # a teacher trains on with its heads' losses; a student has none
+            fit_heads(m, data, mel, log)
+        return m
+
+    if args.teacher_from:
+        teacher, t_teacher = from_file(args.teacher_from), 0.0
+    else:
+        teacher, t_teacher = checkpointed("teacher.pt", lambda: train_teacher(args, data, held, vocab, mel, log))
     # Further runs, each with half the peak learning rate of the one before: one schedule
     # as long as all of them would be as good, but each run ends with a usable checkpoint.
-    for r in range(args.more_rounds):
+    for r in range(0 if args.teacher_from else args.more_rounds):
         teacher, t_more = checkpointed("teacher-more.pt" if r == 0 else f"teacher-more{r + 1}.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.teacher_more_steps, lr=args.more_lr / 2 ** r))
         t_teacher += t_more
-    if args.long_steps:
+    if args.long_steps and not args.teacher_from:
         teacher, t_more = checkpointed("teacher-long.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.long_steps, lr=args.long_lr, long=True))
         t_teacher += t_more
-    if args.polish_steps:
+    if args.polish_steps and not args.teacher_from:
         teacher, t_more = checkpointed("teacher-polish.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.polish_steps, lr=args.polish_lr, polish=True))
         t_teacher += t_more
-    if args.onset_steps:
+    if args.onset_steps and not args.teacher_from:
         teacher, t_more = checkpointed("teacher-onset.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.onset_steps, lr=args.onset_lr, onset=True))
         t_teacher += t_more
+    student_data = Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7)
+    if args.onset_steps:
+        student_data.onset_p, student_data.pointer_p = args.onset_p, args.pointer_p
+    # The student follows the teacher's last run: distilled before it, then distilled
+    # further from the teacher that run made, on the same windows. Distilled from the band
+    # teacher at once, it came out 1.55 % behind it through the app, twice; so 0.28 %.
+    staged = args.band_steps and args.student_band_steps
+    t_student, kept = 0.0, [0, 0]
+    if staged and args.student_from:
+        student = from_file(args.student_from)
+    elif staged:
+        student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log)
     if args.band_steps:
         teacher, t_more = checkpointed("teacher-band.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.band_steps, lr=args.band_lr, band=True))
@@ -611,12 +659,14 @@ def main():
     log(f"teacher: {t_teacher:.0f}s, held-out WER (PyTorch) {100 * teacher_wer:.2f}% in 5 s windows ({100 * teacher_wer0:.2f}% without a lead), {100 * teacher_long_wer:.2f}% transcribing 30 s windows full of sentences whole")
     ggml.write(teacher, os.path.join(args.out, "words-teacher.bin"))
 
-    student_data = Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7)
-    if args.onset_steps:
-        student_data.onset_p, student_data.pointer_p = args.onset_p, args.pointer_p
     if args.band_steps:
         student_data.band_p = args.band_p
-    student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log)
+    if staged:
+        student, t_more, kept_more = train_student(args, teacher, student_data, held, vocab, mel, log, decoder_from=student,
+                                                   steps=args.student_band_steps, lr=args.student_band_lr)
+        t_student, kept = t_student + t_more, [kept[0] + kept_more[0], kept[1] + kept_more[1]]
+    else:
+        student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log)
     student_wer = evaluate(student, mel, *held, vocab, limit=len(held_clips), ts_mode=False)
     student_wer0 = evaluate(student, mel, *held, vocab, limit=len(held_clips), ts_mode=False, lead=0)
     log(f"student: {t_student:.0f}s, held-out WER (PyTorch, no timestamps) {100 * student_wer:.2f}% ({100 * student_wer0:.2f}% without a lead)")
