@@ -138,8 +138,8 @@ def read(path, vocab, frame_classes):
     feats = model.decoder.ts_features.numpy()
     ts_rows = full[BEG:BEG + len(feats)]
     sol = np.linalg.lstsq(np.hstack([feats, np.ones((len(feats), 1), np.float32)]), ts_rows, rcond=None)[0]
-    sd["decoder.ts_proj.weight"] = torch.from_numpy(np.ascontiguousarray(sol[:64].T))
-    sd["decoder.ts_proj.bias"] = torch.from_numpy(np.ascontiguousarray(sol[64]))
+    sd["decoder.ts_proj.weight"] = torch.from_numpy(np.ascontiguousarray(sol[:-1].T))
+    sd["decoder.ts_proj.bias"] = torch.from_numpy(np.ascontiguousarray(sol[-1]))
     for name, a in arrays.items():
         if name not in sd:
             raise ValueError(f"{path}: unknown tensor {name}")
