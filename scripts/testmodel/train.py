@@ -450,9 +450,10 @@ def pseudo_labels(teacher, xa, inp, lab, vocab):
     return items
 
 
-def train_student(args, teacher, data, held, vocab, mel, log, decoder_from=None, steps=None, lr=None):
+def train_student(args, teacher, data, held, vocab, mel, log, decoder_from=None, steps=None, lr=None, ema=None):
     """Distils a student from teacher; decoder_from: a student whose decoder this one
     starts from (a further run on a teacher trained further), else the teacher's."""
+    ema = args.student_ema if ema is None else ema
     student = make_student(teacher, vocab)
     if decoder_from is not None:
         student.decoder.load_state_dict(decoder_from.decoder.state_dict())
@@ -462,7 +463,7 @@ def train_student(args, teacher, data, held, vocab, mel, log, decoder_from=None,
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     # --student-ema keeps an average of the weights rather than the last step's: one step's
     # decoder moved the held-out WER by a point from eval to eval (4.9-6.2 % late in a run).
-    kept_model = copy.deepcopy(student) if args.student_ema else student
+    kept_model = copy.deepcopy(student) if ema else student
     averaged = [p for p in kept_model.parameters() if p.requires_grad]
     t0 = time.time()
     kept = [0, 0]
@@ -498,16 +499,16 @@ def train_student(args, teacher, data, held, vocab, mel, log, decoder_from=None,
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        if args.student_ema:
+        if ema:
             with torch.no_grad():
-                decay = min(args.student_ema, (1 + step) / (10 + step))
+                decay = min(ema, (1 + step) / (10 + step))
                 for a, p in zip(averaged, params):
                     a.lerp_(p, 1 - decay)
         if step % 50 == 0 or step == steps - 1:
             msg = f"student {step}/{steps} ctx {n_ctx} kl {kl.item():.3f} ce {ce.item():.3f} kept {kept[0]}/{kept[1]} {time.time() - t0:.0f}s"
             if step % args.eval_every == 0 or step == steps - 1:
                 msg += f" held-out WER {100 * evaluate(student, mel, *held, vocab, ts_mode=False):.1f}%"
-                if args.student_ema:
+                if ema:
                     msg += f" (averaged {100 * evaluate(kept_model, mel, *held, vocab, ts_mode=False):.1f}%)"
             log(msg)
     return kept_model, time.time() - t0, kept
@@ -547,9 +548,10 @@ def main():
     ap.add_argument("--onset-p", type=float, default=0.4, help="share of single sentences (onset run, student) starting 0-50 ms into the window")
     ap.add_argument("--pointer-p", type=float, default=0.4, help="share of timestamped windows (onset run, student) full of speech, labelled up to the next sentence's start")
     ap.add_argument("--prompt-p", type=float, default=0.5, help="share of windows (long and polish runs, student) prompted with earlier text")
-    # The committed student's first distillation predates it; with it a student distilled
-    # from the band teacher at once reached the teacher in PyTorch (4.80 %, was 5.37 %).
-    ap.add_argument("--student-ema", type=float, default=0.999, help="decay of the student's weight average, the weights written (0: the last step's)")
+    # With it a student distilled from the band teacher at once reached the teacher in
+    # PyTorch (4.80 %, was 5.37 %). Not in a staged student's first distillation: the
+    # committed one's was made without it.
+    ap.add_argument("--student-ema", type=float, default=0.999, help="decay of the student's weight average in its last distillation, the weights written (0: the last step's)")
     ap.add_argument("--student-ts", type=float, default=0.3, help="share of the student's windows with timestamps")
     ap.add_argument("--student-band-steps", type=int, default=3000, help="with --band-steps: the student is distilled from the teacher before its band run, then this many steps more from the band teacher")
     ap.add_argument("--student-band-lr", type=float, default=3e-4)
@@ -647,8 +649,8 @@ def main():
     t_student, kept = 0.0, [0, 0]
     if staged and args.student_from:
         student = from_file(args.student_from)
-    elif staged:
-        student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log)
+    elif staged:  # without the average, as the committed student's first distillation
+        student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log, ema=0.0)
     if args.band_steps:
         teacher, t_more = checkpointed("teacher-band.pt", lambda: train_teacher(
             args, data, held, vocab, mel, log, model=teacher, steps=args.band_steps, lr=args.band_lr, band=True))
