@@ -327,6 +327,12 @@ func TestE2EAudioServerRestart(t *testing.T) {
 	if cut := e.waitTake(3); cut.Text == "" || cut.AudioPath == "" || cut.Audio < 1 {
 		t.Fatalf("take cut by the restart: %+v", cut)
 	}
+	// As between takes, the next take comes once the microphone is back: speech played
+	// while the server still starts is never delivered (CI: a take begun then waited 3.7 s
+	// for its stream's first block and held 0.4 s of the speech).
+	if !testenv.WaitFor(20*time.Second, func() bool { return strings.Count(e.listener.Output(), "microphone is back") >= 2 }) {
+		t.Fatalf("the microphone did not come back after a restart mid-take; listener said:\n%s", e.listener.Output())
+	}
 	e.dictate(speech)
 	if rec := e.waitTake(4); rec.Text == "" || rec.Error != "" || rec.Dropped != "" {
 		t.Fatalf("take after a restart mid-take: %+v; listener said:\n%s", rec, e.listener.Output())
