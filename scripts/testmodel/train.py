@@ -617,28 +617,29 @@ def main():
             fit_heads(m, data, mel, log)
         return m
 
-    if args.teacher_from:
-        teacher, t_teacher = from_file(args.teacher_from), 0.0
-    else:
+    def trained_through_onset():
         teacher, t_teacher = checkpointed("teacher.pt", lambda: train_teacher(args, data, held, vocab, mel, log))
-    # Further runs, each with half the peak learning rate of the one before: one schedule
-    # as long as all of them would be as good, but each run ends with a usable checkpoint.
-    for r in range(0 if args.teacher_from else args.more_rounds):
-        teacher, t_more = checkpointed("teacher-more.pt" if r == 0 else f"teacher-more{r + 1}.pt", lambda: train_teacher(
-            args, data, held, vocab, mel, log, model=teacher, steps=args.teacher_more_steps, lr=args.more_lr / 2 ** r))
-        t_teacher += t_more
-    if args.long_steps and not args.teacher_from:
-        teacher, t_more = checkpointed("teacher-long.pt", lambda: train_teacher(
-            args, data, held, vocab, mel, log, model=teacher, steps=args.long_steps, lr=args.long_lr, long=True))
-        t_teacher += t_more
-    if args.polish_steps and not args.teacher_from:
-        teacher, t_more = checkpointed("teacher-polish.pt", lambda: train_teacher(
-            args, data, held, vocab, mel, log, model=teacher, steps=args.polish_steps, lr=args.polish_lr, polish=True))
-        t_teacher += t_more
-    if args.onset_steps and not args.teacher_from:
-        teacher, t_more = checkpointed("teacher-onset.pt", lambda: train_teacher(
-            args, data, held, vocab, mel, log, model=teacher, steps=args.onset_steps, lr=args.onset_lr, onset=True))
-        t_teacher += t_more
+        # Further runs, each with half the peak learning rate of the one before: one schedule
+        # as long as all of them would be as good, but each run ends with a usable checkpoint.
+        for r in range(args.more_rounds):
+            teacher, t_more = checkpointed("teacher-more.pt" if r == 0 else f"teacher-more{r + 1}.pt", lambda: train_teacher(
+                args, data, held, vocab, mel, log, model=teacher, steps=args.teacher_more_steps, lr=args.more_lr / 2 ** r))
+            t_teacher += t_more
+        if args.long_steps:
+            teacher, t_more = checkpointed("teacher-long.pt", lambda: train_teacher(
+                args, data, held, vocab, mel, log, model=teacher, steps=args.long_steps, lr=args.long_lr, long=True))
+            t_teacher += t_more
+        if args.polish_steps:
+            teacher, t_more = checkpointed("teacher-polish.pt", lambda: train_teacher(
+                args, data, held, vocab, mel, log, model=teacher, steps=args.polish_steps, lr=args.polish_lr, polish=True))
+            t_teacher += t_more
+        if args.onset_steps:
+            teacher, t_more = checkpointed("teacher-onset.pt", lambda: train_teacher(
+                args, data, held, vocab, mel, log, model=teacher, steps=args.onset_steps, lr=args.onset_lr, onset=True))
+            t_teacher += t_more
+        return teacher, t_teacher
+
+    teacher, t_teacher = (from_file(args.teacher_from), 0.0) if args.teacher_from else trained_through_onset()
     student_data = Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7)
     if args.onset_steps:
         student_data.onset_p, student_data.pointer_p = args.onset_p, args.pointer_p
