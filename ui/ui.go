@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/go-gl/glfw/v3.4/glfw"
 
 	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/app/models"
@@ -45,8 +47,17 @@ type Controller interface {
 // AppID is the application's identity (FyneApp.toml holds the same).
 const AppID = "org.dictate.Dictate"
 
+// ErrNoWindow: the display gives no window: no X or Wayland server answered, or it offers
+// no OpenGL, which Fyne draws with (a remote X session, a VM without 3D).
+var ErrNoWindow = errors.New("the window cannot open")
+
 // Run shows the window and the tray until the user quits or ctx ends.
-func Run(ctx context.Context, ctl Controller) error {
+func Run(ctx context.Context, ctl Controller) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = windowFailure(r)
+		}
+	}()
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := NewMainWindow(a, ctl)
@@ -71,6 +82,29 @@ func Run(ctx context.Context, ctl Controller) error {
 		w.Overlay.Close()
 	}
 	return nil
+}
+
+// glfwNotInitialized is GLFW_NOT_INITIALIZED, which go-gl/glfw does not export: what its
+// calls panic with once glfwInit failed (Fyne only logs that failure, with its cause).
+const glfwNotInitialized glfw.ErrorCode = 0x00010001
+
+// windowFailure turns the panic with which Fyne's GLFW driver meets a display that gives no
+// window into ErrNoWindow, saying why and what works without one; any other panic goes on.
+func windowFailure(r any) error {
+	err, _ := r.(error)
+	var ge *glfw.Error
+	if !errors.As(err, &ge) {
+		panic(r)
+	}
+	const without = "dictate listen dictates without a window"
+	switch ge.Code {
+	case glfwNotInitialized, glfw.PlatformUnavailable:
+		return fmt.Errorf("%w: no display answered (DISPLAY=%q, WAYLAND_DISPLAY=%q); %s",
+			ErrNoWindow, os.Getenv("DISPLAY"), os.Getenv("WAYLAND_DISPLAY"), without)
+	case glfw.APIUnavailable, glfw.VersionUnavailable, glfw.FormatUnavailable:
+		return fmt.Errorf("%w: the display offers no OpenGL 2.1 (%v); %s", ErrNoWindow, ge, without)
+	}
+	panic(r)
 }
 
 // MainWindow is the "Dictate" window: state, level meter, last transcript, history,

@@ -2,11 +2,13 @@ package ui
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	_ "image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +66,46 @@ func TestE2EWindowOnXvfb(t *testing.T) {
 	if out := os.Getenv("DICTATE_SCREENSHOT"); out != "" {
 		data, _ := os.ReadFile(shot)
 		os.WriteFile(out, data, 0o644)
+	}
+}
+
+// Where the display gives no window, the real binary says why and what works instead, and
+// exits with an error after closing its session, rather than crashing with Fyne's panic.
+func TestE2EWindowThatCannotOpen(t *testing.T) {
+	bin := testenv.Build(t, ".")
+	model := testenv.Model(t, "micro")
+	testenv.PulseAudio(t)
+	for _, tc := range []struct {
+		name, display, want string
+	}{
+		{"no display", "", `no display answered (DISPLAY="", WAYLAND_DISPLAY="")`},
+		{"no OpenGL", testenv.XWithoutGL(t), "the display offers no OpenGL 2.1 (FormatUnavailable: GLX:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+				return strings.HasPrefix(kv, "DISPLAY=") || strings.HasPrefix(kv, "WAYLAND_DISPLAY=")
+			})
+			if tc.display != "" {
+				env = append(env, "DISPLAY="+tc.display)
+			}
+			history := filepath.Join(dir, "h.jsonl")
+			cmd := exec.Command(bin, "gui", "--model", model, "--hotkey", "F9", "--history", history,
+				"--recordings", filepath.Join(dir, "rec"))
+			cmd.Env = append(env, "HOME="+dir, "XDG_RUNTIME_DIR="+dir)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit %v, want status 1; output:\n%s", err, out)
+			}
+			text := string(out)
+			if want := "dictate: the window cannot open: " + tc.want; !strings.Contains(text, want) ||
+				!strings.Contains(text, "dictate listen dictates without a window") {
+				t.Fatalf("output lacks %q:\n%s", want, text)
+			}
+			if strings.Contains(text, "panic:") || strings.Contains(text, "goroutine ") {
+				t.Fatalf("the app crashed:\n%s", text)
+			}
+		})
 	}
 }

@@ -26,8 +26,7 @@ var hosts struct {
 	builds  map[string]string
 }
 
-// X starts Xvfb (once) and points DISPLAY at it. Xvfb picks a free display itself and
-// says which (-displayfd): test binaries running side by side then never pick the same one.
+// X starts Xvfb (once) and points DISPLAY at it.
 func X(t testing.TB) string {
 	t.Helper()
 	hosts.Lock()
@@ -35,13 +34,37 @@ func X(t testing.TB) string {
 	if hosts.display != "" {
 		return hosts.display
 	}
+	display, cmd := startXvfb(t)
+	hosts.procs = append(hosts.procs, cmd)
+	hosts.display = display
+	os.Setenv("DISPLAY", display)
+	return display
+}
+
+// XWithoutGL starts an Xvfb of the test's own that offers no OpenGL (no GLX extension), as
+// a remote X session or a VM without 3D does, and returns its display; DISPLAY is left alone.
+func XWithoutGL(t testing.TB) string {
+	t.Helper()
+	display, cmd := startXvfb(t, "-extension", "GLX")
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return display
+}
+
+// startXvfb starts an Xvfb that picks a free display itself and says which (-displayfd)
+// once it takes connections: test binaries running side by side then never pick the same one.
+func startXvfb(t testing.TB, extra ...string) (string, *exec.Cmd) {
+	t.Helper()
 	bin := Tool(t, "Xvfb")
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
+	args := append([]string{"-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		w.Close()
@@ -60,16 +83,13 @@ func X(t testing.TB) string {
 			cmd.Wait()
 			t.Fatal("Xvfb exited without a display")
 		}
-		hosts.procs = append(hosts.procs, cmd)
-		hosts.display = ":" + n
-		os.Setenv("DISPLAY", hosts.display)
-		return hosts.display
+		return ":" + n, cmd
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatal("could not start Xvfb")
 	}
-	return ""
+	return "", nil
 }
 
 // Pulse is a running PulseAudio test server.
