@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/go-gl/glfw/v3.4/glfw"
 
 	"github.com/dictate-app/dictate/app"
 	"github.com/dictate-app/dictate/app/models"
@@ -415,5 +416,45 @@ func TestMainWindowShowsLiveText(t *testing.T) {
 	m.Apply(app.Event{Kind: app.EventState, State: app.Idle})
 	if m.Live.Visible() || len(m.Live.Segments) != 0 {
 		t.Fatal("live text still shown after the take")
+	}
+}
+
+// Only the panics with which GLFW meets a display that gives no window become ErrNoWindow;
+// any other panic, a bug, goes on as it was.
+func TestWindowFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value any
+		want  string // "" when the panic must go on
+	}{
+		{"no OpenGL", &glfw.Error{Code: glfw.FormatUnavailable, Desc: "GLX: Failed to find a suitable GLXFBConfig"},
+			"the window cannot open: the display offers no OpenGL 2.1 (FormatUnavailable: GLX: Failed to find a suitable GLXFBConfig)"},
+		{"no GLX", &glfw.Error{Code: glfw.APIUnavailable, Desc: "GLX: GLX extension not found"}, "offers no OpenGL 2.1"},
+		{"old OpenGL", &glfw.Error{Code: glfw.VersionUnavailable, Desc: "GLX: OpenGL 2.1 unavailable"}, "offers no OpenGL 2.1"},
+		{"init failed", &glfw.Error{Code: glfwNotInitialized, Desc: "The GLFW library is not initialized"},
+			"the window cannot open: no display answered"},
+		{"no platform", &glfw.Error{Code: glfw.PlatformUnavailable, Desc: "X11: Failed to open display :9"}, "no display answered"},
+		{"GLFW misused", &glfw.Error{Code: 0x00010003, Desc: "Invalid enum"}, ""},
+		{"another error", errors.New("index out of range"), ""},
+		{"a string", "boom", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			repanicked := func() (r any) {
+				defer func() { r = recover() }()
+				err = windowFailure(tc.value)
+				return nil
+			}()
+			if tc.want == "" {
+				if repanicked != tc.value || err != nil {
+					t.Fatalf("got error %v, panic %v; want the panic %v to go on", err, repanicked, tc.value)
+				}
+				return
+			}
+			if repanicked != nil || !errors.Is(err, ErrNoWindow) || !strings.Contains(err.Error(), tc.want) ||
+				!strings.Contains(err.Error(), "dictate listen dictates without a window") {
+				t.Fatalf("got error %v, panic %v; want ErrNoWindow saying %q", err, repanicked, tc.want)
+			}
+		})
 	}
 }
