@@ -617,27 +617,24 @@ def main():
             fit_heads(m, data, mel, log)
         return m
 
+    def further(teacher, t_teacher, name, steps, lr, **kind):
+        """A further run on the teacher, checkpointed as name; none when steps is 0."""
+        if not steps:
+            return teacher, t_teacher
+        m, secs = checkpointed(name, lambda: train_teacher(
+            args, data, held, vocab, mel, log, model=teacher, steps=steps, lr=lr, **kind))
+        return m, t_teacher + secs
+
     def trained_through_onset():
         teacher, t_teacher = checkpointed("teacher.pt", lambda: train_teacher(args, data, held, vocab, mel, log))
         # Further runs, each with half the peak learning rate of the one before: one schedule
         # as long as all of them would be as good, but each run ends with a usable checkpoint.
         for r in range(args.more_rounds):
-            teacher, t_more = checkpointed("teacher-more.pt" if r == 0 else f"teacher-more{r + 1}.pt", lambda: train_teacher(
-                args, data, held, vocab, mel, log, model=teacher, steps=args.teacher_more_steps, lr=args.more_lr / 2 ** r))
-            t_teacher += t_more
-        if args.long_steps:
-            teacher, t_more = checkpointed("teacher-long.pt", lambda: train_teacher(
-                args, data, held, vocab, mel, log, model=teacher, steps=args.long_steps, lr=args.long_lr, long=True))
-            t_teacher += t_more
-        if args.polish_steps:
-            teacher, t_more = checkpointed("teacher-polish.pt", lambda: train_teacher(
-                args, data, held, vocab, mel, log, model=teacher, steps=args.polish_steps, lr=args.polish_lr, polish=True))
-            t_teacher += t_more
-        if args.onset_steps:
-            teacher, t_more = checkpointed("teacher-onset.pt", lambda: train_teacher(
-                args, data, held, vocab, mel, log, model=teacher, steps=args.onset_steps, lr=args.onset_lr, onset=True))
-            t_teacher += t_more
-        return teacher, t_teacher
+            teacher, t_teacher = further(teacher, t_teacher, "teacher-more.pt" if r == 0 else f"teacher-more{r + 1}.pt",
+                                         args.teacher_more_steps, args.more_lr / 2 ** r)
+        teacher, t_teacher = further(teacher, t_teacher, "teacher-long.pt", args.long_steps, args.long_lr, long=True)
+        teacher, t_teacher = further(teacher, t_teacher, "teacher-polish.pt", args.polish_steps, args.polish_lr, polish=True)
+        return further(teacher, t_teacher, "teacher-onset.pt", args.onset_steps, args.onset_lr, onset=True)
 
     teacher, t_teacher = (from_file(args.teacher_from), 0.0) if args.teacher_from else trained_through_onset()
     student_data = Data(train_clips, train_starts, train_phones, inventory, train_texts, vocab, args.seed + 7)
@@ -652,10 +649,7 @@ def main():
         student = from_file(args.student_from)
     elif staged:  # without the average, as the committed student's first distillation
         student, t_student, kept = train_student(args, teacher, student_data, held, vocab, mel, log, ema=0.0)
-    if args.band_steps:
-        teacher, t_more = checkpointed("teacher-band.pt", lambda: train_teacher(
-            args, data, held, vocab, mel, log, model=teacher, steps=args.band_steps, lr=args.band_lr, band=True))
-        t_teacher += t_more
+    teacher, t_teacher = further(teacher, t_teacher, "teacher-band.pt", args.band_steps, args.band_lr, band=True)
     teacher_wer = evaluate(teacher, mel, *held, vocab, limit=len(held_clips))
     teacher_wer0 = evaluate(teacher, mel, *held, vocab, limit=len(held_clips), lead=0)
     teacher_long_wer = evaluate_long(teacher, mel, *held, vocab)
